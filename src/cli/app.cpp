@@ -71,8 +71,8 @@ int run(int argc, char** argv) {
       return app.exit(e);
     } catch (const CLI::ParseError& e) {
       std::string message = e.what();
-      if (argc > 1 && dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr &&
-          app.get_subcommands().empty()) {
+      if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+        // The first word is not a command we know: say so, with a guess.
         std::vector<std::string> names;
         for (const auto& entry : k_subcommands) {
           names.emplace_back(entry.name);

@@ -21,6 +21,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 EXAMPLES = os.path.join(ROOT, "examples")
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def read_index(directory):
+    with open(os.path.join(directory, "index.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def run(*args, env=None, cwd=None):
     full_env = dict(os.environ)
     full_env.update(env or {})
@@ -79,15 +89,14 @@ class ExampleCampaign(TempDir):
         out = os.path.join(self.dir, "out")
         r = run("render", os.path.join(EXAMPLES, "campaign.toml"), "--out", out)
         self.assertEqual(r.returncode, 0, r.stderr)
-        with open(os.path.join(out, "index.csv"), newline="") as f:
-            index = list(csv.DictReader(f))
+        index = read_index(out)
         self.assertEqual(len(index), 20)
         with open(os.path.join(EXAMPLES, "contatti.csv"), encoding="utf-8-sig", newline="") as f:
             contacts = list(csv.DictReader(f, delimiter=";"))
-        shared = open(os.path.join(EXAMPLES, "allegati", "condizioni-generali.pdf"), "rb").read()
+        shared = read_bytes(os.path.join(EXAMPLES, "allegati", "condizioni-generali.pdf"))
         ids = set()
         for entry, contact in zip(index, contacts):
-            raw = open(os.path.join(out, entry["file"]), "rb").read()
+            raw = read_bytes(os.path.join(out, entry["file"]))
             self.assertEqual(len(raw), int(entry["size"]))
             self.assertEqual(hashlib.sha256(raw).hexdigest(), entry["sha256"])
             self.assertNotIn(b"\n", raw.replace(b"\r\n", b""), "bare LF")
@@ -115,7 +124,7 @@ class ExampleCampaign(TempDir):
             else:
                 self.assertNotIn("Nota:", text)
             attachments = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
-            invoice = open(os.path.join(EXAMPLES, "fatture", contact["allegato"]), "rb").read()
+            invoice = read_bytes(os.path.join(EXAMPLES, "fatture", contact["allegato"]))
             self.assertEqual(attachments, {"condizioni-generali.pdf": shared,
                                            contact["allegato"]: invoice})
         self.assertEqual(len(ids), 20, "Message-IDs must be unique")
@@ -127,8 +136,8 @@ class ExampleCampaign(TempDir):
                              "--rows", "2-3").returncode, 0)
         self.assertEqual(run("render", os.path.join(EXAMPLES, "campaign.toml"), "--out", b,
                              "--rows", "3").returncode, 0)
-        ia = list(csv.DictReader(open(os.path.join(a, "index.csv"))))
-        ib = list(csv.DictReader(open(os.path.join(b, "index.csv"))))
+        ia = read_index(a)
+        ib = read_index(b)
         self.assertEqual([r["row"] for r in ia], ["2", "3"])
         self.assertEqual(ib[0]["message_id"], ia[1]["message_id"])
 
@@ -140,7 +149,7 @@ class ExampleCampaign(TempDir):
         self.assertIn("# --set", lines["provider.rate_per_minute"])
         self.assertIn("= 6", lines["provider.rate_per_minute"])
         self.assertIn("# --contacts", lines["contacts.file"])
-        self.assertIn("campaign.toml:11", lines["campaign.id"])
+        self.assertIn("campaign.toml:10", lines["campaign.id"])
         self.assertIn("# profile custom", lines["account.smtp_port"])
         self.assertIn("# default", lines["contacts.encoding"])
 
@@ -192,10 +201,12 @@ class BadInput(TempDir):
             "Anna;anna@pec.it;1;a.pdf\n"
             "Bruno;bruno@pec.it;2;../secret.pdf\n"
             "Carla;carla@pec.it;3;missing.pdf\n"
-            "Dario;dario@pec.it;4;a.pdf; /etc/passwd\n",
+            "Dario;dario@pec.it;4;\"a.pdf; /etc/passwd\"\n",
             extra='',
         )
-        toml = open(path).read().replace(
+        with open(path) as f:
+            toml = f.read()
+        toml = toml.replace(
             'file = "contacts.csv"',
             'file = "contacts.csv"\nattachment_columns = ["file"]\nattachments_dir = "docs"')
         self.write("campaign.toml", toml)
@@ -238,8 +249,9 @@ class BadInput(TempDir):
 
     def test_password_is_never_printed(self):
         path = self.campaign("nome;pec;numero\nAnna;anna@pec.it;1\n")
-        toml = open(path).read().replace('password_env = "PECBATCH_TEST_PW"',
-                                         'password_command = "echo hunter2-secret"')
+        with open(path) as f:
+            toml = f.read().replace('password_env = "PECBATCH_TEST_PW"',
+                                    'password_command = "echo hunter2-secret"')
         self.write("campaign.toml", toml)
         r = run("config", "show", path, env={"PECBATCH_TEST_PW": "hunter2-secret"})
         self.assertEqual(r.returncode, 0, r.stderr)

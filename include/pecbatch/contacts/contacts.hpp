@@ -75,6 +75,9 @@ struct Contact {
   std::string address;  // as written in the file, trimmed
   // Every column except the address, in header order: (name, value).
   std::vector<std::pair<std::string, std::string>> fields;
+  // The name of the address column in the header, so that field() can
+  // answer for it.
+  std::string address_column;
 
   // The value of `column` (any column, the address one included), or
   // nullptr.

@@ -106,7 +106,7 @@ TEST_F(CampaignTest, UnknownKeysGetFileLineAndSuggestion) {
               HasSubstr(file + ":7: account.pasword_env: unknown key (did you mean "
                                "account.password_env?)"));
   EXPECT_THAT(c.error().message,
-              HasSubstr(":21: contacts2: unknown section (did you mean [contacts]?)"));
+              HasSubstr(":19: contacts2: unknown section (did you mean [contacts]?)"));
 }
 
 TEST_F(CampaignTest, WrongTypesAndMissingKeysAreAllReported) {
