@@ -1,5 +1,7 @@
 #include "fingerprints.hpp"
 
+#include <cstdint>
+
 namespace pecbatch::contacts::detail {
 
 std::uint64_t fingerprint(std::string_view text) {
@@ -16,19 +18,27 @@ std::uint64_t fingerprint(std::string_view text) {
   return h == 0 ? 1 : h;
 }
 
+namespace {
+
+std::uint32_t clamp_row(std::uint64_t row) {
+  return row > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(row);
+}
+
+} // namespace
+
 std::optional<std::uint64_t> FirstRows::insert(std::uint64_t key,
                                                std::uint64_t row) {
-  if ((m_size + 1) * 2 > m_slots.size()) {
+  if ((m_size + 1) * 5 > m_keys.size() * 4) {
     grow();
   }
-  const std::size_t mask = m_slots.size() - 1;
+  const std::size_t mask = m_keys.size() - 1;
   for (std::size_t i = static_cast<std::size_t>(key) & mask;; i = (i + 1) & mask) {
-    Slot& slot = m_slots[i];
-    if (slot.key == key) {
-      return slot.row;
+    if (m_keys[i] == key) {
+      return m_rows[i];
     }
-    if (slot.key == 0) {
-      slot = Slot{key, row};
+    if (m_keys[i] == 0) {
+      m_keys[i] = key;
+      m_rows[i] = clamp_row(row);
       ++m_size;
       return std::nullopt;
     }
@@ -36,18 +46,22 @@ std::optional<std::uint64_t> FirstRows::insert(std::uint64_t key,
 }
 
 void FirstRows::grow() {
-  std::vector<Slot> old = std::move(m_slots);
-  m_slots.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
-  const std::size_t mask = m_slots.size() - 1;
-  for (const Slot& slot : old) {
-    if (slot.key == 0) {
+  std::vector<std::uint64_t> old_keys = std::move(m_keys);
+  std::vector<std::uint32_t> old_rows = std::move(m_rows);
+  const std::size_t size = old_keys.empty() ? 1024 : old_keys.size() * 2;
+  m_keys.assign(size, 0);
+  m_rows.assign(size, 0);
+  const std::size_t mask = size - 1;
+  for (std::size_t k = 0; k < old_keys.size(); ++k) {
+    if (old_keys[k] == 0) {
       continue;
     }
-    std::size_t i = static_cast<std::size_t>(slot.key) & mask;
-    while (m_slots[i].key != 0) {
+    std::size_t i = static_cast<std::size_t>(old_keys[k]) & mask;
+    while (m_keys[i] != 0) {
       i = (i + 1) & mask;
     }
-    m_slots[i] = slot;
+    m_keys[i] = old_keys[k];
+    m_rows[i] = old_rows[k];
   }
 }
 
