@@ -1,0 +1,162 @@
+#pragma once
+
+#include <pecbatch/core/clock.hpp>
+#include <pecbatch/core/result.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+// The campaign journal: one SQLite database (WAL, synchronous=FULL) that
+// holds the fate of every recipient row. Each state transition is its own
+// transaction, committed (durable, also across power loss) before the next
+// network step. See docs/journal.md for the schema and the state machine.
+namespace pecbatch::journal {
+
+// Per-recipient states (PROTOCOL.md §7.5, extended for submission).
+enum class State {
+  queued,      // known, not yet sent
+  sending,     // an attempt started; no byte of the message has left
+  submitting,  // DATA in progress or done, no final reply yet
+  submitted,   // 250 after DATA: the provider has it
+  deferred,    // transient failures used up this run's attempts; sent again next run
+  failed,      // permanent SMTP failure (5xx); not sent again
+  uncertain,   // found in `submitting` after a crash: the provider may have
+               // accepted it; never re-sent automatically
+  // Set by the receipt poller (later): accepted, rejected, delivered, ...
+  accepted,
+  rejected,
+  sent_external,
+  delivered,
+  delivery_failed,
+  delayed,
+  failed_timeout,
+  no_receipt,
+};
+const char* to_string(State state);
+std::optional<State> parse_state(std::string_view text);
+
+// Whether `from` -> `to` is a legal transition (the state machine).
+bool is_allowed(State from, State to);
+
+struct RowRecord {
+  std::int64_t id = 0;
+  std::uint64_t row = 0;          // the contacts row
+  std::string address;
+  std::string message_id;         // fixed before the first attempt
+  State state = State::queued;
+  unsigned attempts = 0;          // SMTP attempts so far, all runs
+  std::string content_sha256;     // the message without its Date header
+  std::string sent_sha256;        // the exact bytes sent (set at submitting)
+  int last_code = 0;              // last SMTP reply code, 0 = none
+  std::string last_enhanced;
+  std::string last_text;
+  core::TimePoint created{};
+  core::TimePoint updated{};
+  core::TimePoint submitted{};    // when the 250 was seen (epoch if never)
+};
+
+struct NewRow {
+  std::uint64_t row = 0;
+  std::string address;
+  std::string message_id;
+  std::string content_sha256;
+};
+
+// What a transition carries besides the new state.
+struct Transition {
+  core::TimePoint at{};
+  bool new_attempt = false;       // increments `attempts` (queued/deferred -> sending)
+  int smtp_code = 0;              // stored as last_* when non-zero
+  std::string enhanced;
+  std::string text;
+  std::string sent_sha256;        // stored when not empty
+  std::string detail;             // free text for the event log
+};
+
+struct Event {
+  std::int64_t row_id = 0;
+  core::TimePoint at{};
+  std::optional<State> from;      // nullopt for the row's creation
+  State to = State::queued;
+  int smtp_code = 0;
+  std::string detail;
+};
+
+// Rows changed by `recover`.
+struct Recovery {
+  std::uint64_t sending_requeued = 0;       // sending -> queued (nothing left)
+  std::uint64_t submitting_uncertain = 0;   // submitting -> uncertain
+};
+
+class Journal {
+public:
+  // Opens (creating if needed) the journal at `file` for `campaign_id`.
+  // Applies schema migrations in order (PRAGMA user_version); refuses a
+  // journal written by a newer pecbatch, or one of another campaign, with
+  // kind `config`. I/O and SQLite failures are `io`.
+  static core::Result<Journal> open(const std::filesystem::path& file,
+                                    const std::string& campaign_id);
+
+  Journal(Journal&&) noexcept;
+  Journal& operator=(Journal&&) noexcept;
+  ~Journal();
+
+  // Key/value settings of the campaign (e.g. input hashes), durable.
+  core::Result<std::optional<std::string>> get_meta(const std::string& key);
+  core::Status set_meta(const std::string& key, const std::string& value);
+  // Every meta entry whose key starts with `prefix`.
+  core::Result<std::map<std::string, std::string>> meta_with_prefix(const std::string& prefix);
+
+  // Adds rows not yet known (matched by message_id) in one transaction,
+  // each `queued` with a creation event. Known rows are left untouched.
+  // Returns how many were added.
+  core::Result<std::uint64_t> add_rows(const std::vector<NewRow>& rows, core::TimePoint at);
+
+  // Updates a queued or deferred row's row number and content hash (after
+  // the user accepted changed inputs). Never touches other states.
+  core::Status update_pending_row(std::int64_t id, std::uint64_t row,
+                                  const std::string& content_sha256);
+
+  // At the start of a run: rows left `sending` by a crash go back to
+  // `queued` (no byte of them left), rows left `submitting` become
+  // `uncertain`. One transaction, with events.
+  core::Result<Recovery> recover(core::TimePoint at);
+
+  core::Result<std::optional<RowRecord>> find_by_message_id(const std::string& message_id);
+  core::Result<RowRecord> get(std::int64_t id);
+
+  // Calls `visit` for every row in one of `states` (all rows when empty),
+  // in contacts-row order, streaming; stops early when `visit` returns
+  // false.
+  core::Status for_each(const std::vector<State>& states,
+                        const std::function<bool(const RowRecord&)>& visit);
+
+  // Number of rows per state (states with no row are absent).
+  core::Result<std::map<State, std::uint64_t>> counts();
+
+  // Moves row `id` to `to` in its own durable transaction, with an event.
+  // Fails with kind `internal` (and changes nothing) when the row's
+  // current state does not allow it.
+  core::Status transition(std::int64_t id, State to, const Transition& info);
+
+  // Times of submissions (rows that reached `submitting`) at or after
+  // `since`, ascending: seeds the throttle's hour and day windows across
+  // runs.
+  core::Result<std::vector<core::TimePoint>> submissions_since(core::TimePoint since);
+
+  // The event history of a row, oldest first.
+  core::Result<std::vector<Event>> events(std::int64_t id);
+
+private:
+  struct Impl;
+  explicit Journal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace pecbatch::journal
