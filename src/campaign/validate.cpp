@@ -22,7 +22,7 @@ core::Result<ValidationReport> validate_campaign(const config::Campaign& campaig
   const std::string file = campaign.contacts.file.string();
   const std::time_t date = options.date != 0 ? options.date : std::time(nullptr);
 
-  while (true) {
+  while (!options.keep_going || options.keep_going()) {
     PB_TRY_ASSIGN(auto next, stream.next());
     if (!next) {
       break;
@@ -88,7 +88,10 @@ std::string format_duration(std::chrono::seconds duration) {
   const std::uint64_t secs = s % 60;
   std::string out;
   auto add = [&](std::uint64_t n, const char* unit) {
-    out += (out.empty() ? "" : " ") + std::to_string(n) + " " + unit;
+    if (!out.empty()) {
+      out.push_back(' ');
+    }
+    out.append(std::to_string(n)).append(" ").append(unit);
   };
   if (days > 0) {
     add(days, days == 1 ? "day" : "days");

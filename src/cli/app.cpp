@@ -25,19 +25,24 @@ struct SubcommandEntry {
 constexpr SubcommandEntry k_subcommands[] = {
     {"validate", setup_validate},
     {"render", setup_render},
+    {"send", setup_send},
     {"contacts", setup_contacts},
     {"config", setup_config},
+    {"receipt", setup_receipt},
 };
 
 const char* k_footer = R"(Examples:
   pecbatch validate campaign.toml
   pecbatch render campaign.toml --out rendered/ --rows 2-11
+  pecbatch send campaign.toml              # the plan: what would be sent
+  pecbatch send campaign.toml --yes --limit 100
   pecbatch contacts contatti.xlsx --json
   pecbatch config show campaign.toml --set provider.rate_per_minute=3
 
 Exit status: 0 success, 64 usage, 65 data error (contacts, templates,
-attachments), 66 input file not found, 70 internal error, 74 I/O error,
-78 configuration error. See docs/exit-codes.md.)";
+attachments), 66 input file not found, 69 permanent failures, 70 internal
+error, 74 I/O error, 75 deferred or locked, 78 configuration error,
+130 interrupted. See docs/exit-codes.md.)";
 
 int usage_error(const std::string& message) {
   print_error(message);

@@ -31,7 +31,9 @@ config::Campaign load_campaign_or_throw(const CampaignOptions& options);
 // One entry per subcommand, each in its own cmd_*.cpp file.
 void setup_validate(CLI::App& app, Command& command);
 void setup_render(CLI::App& app, Command& command);
+void setup_send(CLI::App& app, Command& command);
 void setup_contacts(CLI::App& app, Command& command);
 void setup_config(CLI::App& app, Command& command);
+void setup_receipt(CLI::App& app, Command& command);
 
 } // namespace pecbatch::cli

@@ -77,6 +77,15 @@ const std::vector<KeyDef>& registry() {
       {"message.html_template", Type::path, false, {}},
       {"message.attachments", Type::path_list, false, {}},
       {"message.receipt", Type::choice, false, {"completa", "breve", "sintetica"}},
+      {"send.concurrency", Type::integer, false, {}},
+      {"send.max_attempts", Type::integer, false, {}},
+      {"send.retry_base_seconds", Type::integer, false, {}},
+      {"send.retry_max_seconds", Type::integer, false, {}},
+      {"send.connect_timeout_seconds", Type::integer, false, {}},
+      {"send.timeout_seconds", Type::integer, false, {}},
+      {"send.messages_per_connection", Type::integer, false, {}},
+      {"send.quiet_period_seconds", Type::integer, false, {}},
+      {"send.helo_name", Type::string, false, {}},
   };
   return keys;
 }
@@ -765,6 +774,31 @@ Result<Campaign> load_campaign(const std::filesystem::path& file,
   }
   message.attachments = r.path_list("message.attachments");
   message.receipt = *compose::parse_receipt_type(r.choice("message.receipt", "breve"));
+
+  // [send]
+  auto& send = campaign.send;
+  auto bounded = [&](const char* key, unsigned fallback, unsigned low, unsigned high) {
+    const auto value = static_cast<unsigned>(r.number(key, fallback, "default", high));
+    if (value < low) {
+      r.problem(key, "must be at least " + std::to_string(low));
+      return fallback;
+    }
+    return value;
+  };
+  send.concurrency = bounded("send.concurrency", send.concurrency, 1, 16);
+  send.max_attempts = bounded("send.max_attempts", send.max_attempts, 1, 100);
+  send.retry_base_seconds = bounded("send.retry_base_seconds", send.retry_base_seconds, 0, 3600);
+  send.retry_max_seconds = bounded("send.retry_max_seconds", send.retry_max_seconds, 0, 86400);
+  send.connect_timeout_seconds =
+      bounded("send.connect_timeout_seconds", send.connect_timeout_seconds, 1, 600);
+  send.timeout_seconds = bounded("send.timeout_seconds", send.timeout_seconds, 1, 3600);
+  send.messages_per_connection =
+      bounded("send.messages_per_connection", send.messages_per_connection, 1, 100000);
+  send.quiet_period_seconds =
+      bounded("send.quiet_period_seconds", send.quiet_period_seconds, 0, 86400);
+  send.helo_name = r.text("send.helo_name",
+                          std::string(core::mailbox_domain(account.address)),
+                          "default: the sender's domain");
 
   if (!problems.empty()) {
     return make_error(ErrorKind::config, problems.joined());

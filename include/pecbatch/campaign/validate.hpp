@@ -38,6 +38,9 @@ struct ValidateOptions {
   RowSet rows;              // rows passed to the sink
   std::time_t date = 0;     // Date header of composed messages (0 = now)
   MessageSink sink;         // optional
+  // Checked before each row when set: false stops the pass early (the
+  // report then covers the rows read so far).
+  std::function<bool()> keep_going;
 };
 
 // Reads every contact row, checks it and composes its message: the whole

@@ -56,6 +56,19 @@ struct MessageSettings {
   compose::ReceiptType receipt = compose::ReceiptType::breve;
 };
 
+// How `send` behaves on the wire.
+struct SendSettings {
+  unsigned concurrency = 1;               // parallel SMTP connections
+  unsigned max_attempts = 5;              // per row and run, the first included
+  unsigned retry_base_seconds = 2;        // first back-off, doubled each time
+  unsigned retry_max_seconds = 120;       // back-off cap
+  unsigned connect_timeout_seconds = 30;
+  unsigned timeout_seconds = 300;         // whole transaction of one message
+  unsigned messages_per_connection = 100; // then reconnect
+  unsigned quiet_period_seconds = 300;    // after a throttling reply, before speeding up again
+  std::string helo_name;                  // EHLO argument; default: sender's domain
+};
+
 // One effective setting, for `pecbatch config show`.
 struct Setting {
   std::string key;     // "account.address"
@@ -73,6 +86,7 @@ struct Campaign {
   Limits limits;
   ContactsSettings contacts;
   MessageSettings message;
+  SendSettings send;
   std::vector<Setting> settings;  // every key, in documentation order
 };
 

@@ -1,0 +1,646 @@
+#include <pecbatch/campaign/send.hpp>
+
+#include <pecbatch/campaign/lock.hpp>
+#include <pecbatch/campaign/messages.hpp>
+#include <pecbatch/core/address.hpp>
+#include <pecbatch/core/file.hpp>
+#include <pecbatch/core/hash.hpp>
+#include <pecbatch/dispatch/throttle.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace pecbatch::campaign {
+
+using core::ErrorKind;
+using core::make_error;
+using journal::State;
+
+namespace {
+
+constexpr std::size_t k_plan_preview = 10;
+constexpr std::size_t k_insert_batch = 500;
+constexpr auto k_poll_interval = std::chrono::milliseconds(200);
+
+bool is_pending(State state) { return state == State::queued || state == State::deferred; }
+
+// The inputs whose change since the first send must be confirmed:
+// (name shown to the user, SHA-256).
+core::Result<std::vector<std::pair<std::string, std::string>>>
+input_hashes(const config::Campaign& campaign) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add_file = [&](const std::string& name,
+                      const std::filesystem::path& path) -> core::Status {
+    PB_TRY_ASSIGN(auto hash, core::sha256_file_hex(path));
+    out.emplace_back(name, hash);
+    return core::Ok{};
+  };
+  PB_TRY(add_file("contacts file " + campaign.contacts.file.string(), campaign.contacts.file));
+  out.emplace_back("subject template", core::sha256_hex(campaign.message.subject));
+  PB_TRY(add_file("text template " + campaign.message.text_template.string(),
+                  campaign.message.text_template));
+  if (campaign.message.html_template) {
+    PB_TRY(add_file("HTML template " + campaign.message.html_template->string(),
+                    *campaign.message.html_template));
+  }
+  for (const auto& path : campaign.message.attachments) {
+    PB_TRY(add_file("shared attachment " + path.string(), path));
+  }
+  out.emplace_back("receipt type", compose::to_string(campaign.message.receipt));
+  return out;
+}
+
+// Compares the inputs with those recorded at the first send. Returns the
+// human list of differences (empty: unchanged, or nothing recorded yet).
+core::Result<std::vector<std::string>>
+changed_inputs(journal::Journal& journal,
+               const std::vector<std::pair<std::string, std::string>>& now) {
+  PB_TRY_ASSIGN(auto recorded, journal.meta_with_prefix("input:"));
+  std::vector<std::string> changes;
+  if (recorded.empty()) {
+    return changes;
+  }
+  for (const auto& [name, hash] : now) {
+    auto it = recorded.find("input:" + name);
+    if (it == recorded.end()) {
+      changes.push_back(name + " is new");
+    } else if (it->second != hash) {
+      changes.push_back(name + " changed");
+    }
+  }
+  for (const auto& [key, hash] : recorded) {
+    const std::string name = key.substr(6);
+    const bool present = std::any_of(now.begin(), now.end(),
+                                     [&](const auto& entry) { return entry.first == name; });
+    if (!present) {
+      changes.push_back(name + " is no longer used");
+    }
+  }
+  return changes;
+}
+
+core::Status record_inputs(journal::Journal& journal,
+                           const std::vector<std::pair<std::string, std::string>>& now) {
+  PB_TRY_ASSIGN(auto recorded, journal.meta_with_prefix("input:"));
+  for (const auto& [key, hash] : recorded) {
+    PB_TRY(journal.set_meta(key, ""));
+  }
+  for (const auto& [name, hash] : now) {
+    PB_TRY(journal.set_meta("input:" + name, hash));
+  }
+  return core::Ok{};
+}
+
+// A message ready to go, handed from the composing thread to a worker.
+struct Job {
+  journal::RowRecord record;
+  compose::MessageSpec spec;
+  std::string bytes;
+};
+
+// Everything the workers share. Journal calls and the throttle are
+// serialised by their own mutexes.
+class Run {
+public:
+  Run(const config::Campaign& campaign, const SendDeps& deps, journal::Journal& journal,
+      dispatch::Throttle& throttle, std::uint64_t total)
+      : m_campaign(campaign), m_deps(deps), m_journal(journal), m_throttle(throttle),
+        m_retry{campaign.send.max_attempts,
+                std::chrono::seconds(campaign.send.retry_base_seconds),
+                std::chrono::seconds(campaign.send.retry_max_seconds)},
+        m_rng(std::random_device{}()) {
+    m_progress.total = total;
+    m_progress.remaining = total;
+  }
+
+  bool stopping() const {
+    return m_fatal_stop.load() || (m_deps.stop != nullptr && m_deps.stop->load());
+  }
+
+  // Queue of composed messages between the composing thread and workers.
+  void push(Job job) {
+    std::unique_lock lock(m_queue_mutex);
+    // A signal sets the stop flag without notifying: poll as well.
+    while (!m_queue_space.wait_for(lock, k_poll_interval, [&] {
+      return m_queue.size() < 2 * m_campaign.send.concurrency || stopping();
+    })) {
+    }
+    if (stopping()) {
+      return;
+    }
+    m_queue.push_back(std::move(job));
+    m_queue_ready.notify_one();
+  }
+  void close_queue() {
+    std::lock_guard lock(m_queue_mutex);
+    m_closed = true;
+    m_queue_ready.notify_all();
+  }
+  void wake_all() {
+    std::lock_guard lock(m_queue_mutex);
+    m_queue_ready.notify_all();
+    m_queue_space.notify_all();
+  }
+
+  void worker() {
+    auto transport = m_deps.transport();
+    while (true) {
+      std::optional<Job> job;
+      {
+        std::unique_lock lock(m_queue_mutex);
+        m_queue_ready.wait_for(lock, k_poll_interval,
+                               [&] { return !m_queue.empty() || m_closed || stopping(); });
+        if (stopping()) {
+          break;
+        }
+        if (m_queue.empty()) {
+          if (m_closed) {
+            break;
+          }
+          continue;
+        }
+        job = std::move(m_queue.front());
+        m_queue.pop_front();
+        m_queue_space.notify_one();
+      }
+      process(*transport, *job);
+    }
+    transport->close();
+  }
+
+  core::Result<std::optional<journal::RowRecord>> find(const std::string& message_id) {
+    std::lock_guard lock(m_journal_mutex);
+    return m_journal.find_by_message_id(message_id);
+  }
+
+  SendProgress progress() {
+    std::lock_guard lock(m_progress_mutex);
+    return m_progress;
+  }
+  std::optional<core::Error> fatal() {
+    std::lock_guard lock(m_progress_mutex);
+    return m_fatal;
+  }
+  std::optional<core::Error> journal_error() {
+    std::lock_guard lock(m_progress_mutex);
+    return m_journal_error;
+  }
+
+private:
+  // Waits `duration`, waking early when the run is stopping.
+  void nap(std::chrono::milliseconds duration) {
+    const auto until = m_deps.clock->now() + duration;
+    while (!stopping()) {
+      const auto now = m_deps.clock->now();
+      if (now >= until) {
+        return;
+      }
+      m_deps.clock->sleep_for(std::min<std::chrono::milliseconds>(
+          k_poll_interval,
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - now)));
+    }
+  }
+
+  // Takes a slot from the throttle, waiting for it; false if stopping.
+  bool take_slot() {
+    while (!stopping()) {
+      std::chrono::milliseconds wait{0};
+      {
+        std::lock_guard lock(m_throttle_mutex);
+        // next_slot() reads the clock itself: read `now` after it.
+        const auto slot = m_throttle.next_slot();
+        const auto now = m_deps.clock->now();
+        if (slot <= now) {
+          m_throttle.record(now);
+          return true;
+        }
+        wait = std::chrono::duration_cast<std::chrono::milliseconds>(slot - now) +
+               std::chrono::milliseconds(1);
+      }
+      nap(std::min<std::chrono::milliseconds>(wait, k_poll_interval));
+    }
+    return false;
+  }
+
+  core::Status move(std::int64_t id, State to, journal::Transition info) {
+    info.at = m_deps.clock->now();
+    std::lock_guard lock(m_journal_mutex);
+    return m_journal.transition(id, to, info);
+  }
+
+  // A journal failure makes it unsafe to go on: stop everything.
+  void journal_failed(const core::Error& error) {
+    std::lock_guard lock(m_progress_mutex);
+    if (!m_journal_error) {
+      m_journal_error = error;
+    }
+    m_fatal_stop = true;
+  }
+
+  void finish_row(std::uint64_t SendProgress::*counter) {
+    SendProgress snapshot;
+    {
+      std::lock_guard lock(m_progress_mutex);
+      ++(m_progress.*counter);
+      --m_progress.remaining;
+      {
+        std::lock_guard throttle_lock(m_throttle_mutex);
+        m_progress.rate_per_minute = m_throttle.effective_per_minute();
+      }
+      config::Limits limits = m_campaign.limits;
+      limits.rate_per_minute = m_progress.rate_per_minute;
+      m_progress.eta = estimate_duration(m_progress.remaining + 1, limits);
+      snapshot = m_progress;
+    }
+    if (m_deps.observer) {
+      m_deps.observer->on_progress(snapshot);
+    }
+  }
+
+  void notice(const std::string& text) {
+    if (m_deps.observer) {
+      m_deps.observer->on_notice(text);
+    }
+  }
+
+  void process(dispatch::Transport& transport, Job& job) {
+    const auto& record = job.record;
+    const auto evidence = evidence_dir(m_campaign, record.message_id);
+    const std::string sent_hash = core::sha256_hex(job.bytes);
+    unsigned attempt_in_run = 0;
+
+    while (!stopping()) {
+      if (!take_slot()) {
+        return;
+      }
+      ++attempt_in_run;
+      const unsigned attempt = record.attempts + attempt_in_run;
+      journal::Transition start;
+      start.new_attempt = true;
+      start.detail = "attempt " + std::to_string(attempt);
+      if (auto status = move(record.id, State::sending, start); !status.ok()) {
+        journal_failed(status.error());
+        return;
+      }
+
+      bool data_started = false;
+      auto before_data = [&]() -> core::Status {
+        // The exact bytes are kept before the provider can have them, and
+        // the row is durably `submitting` before the first byte leaves.
+        std::error_code ec;
+        std::filesystem::create_directories(evidence, ec);
+        if (ec) {
+          return make_error(ErrorKind::io, evidence.string() + ": " + ec.message());
+        }
+        PB_TRY(core::write_file_atomic(evidence / "sent.eml", job.bytes));
+        journal::Transition submitting;
+        submitting.sent_sha256 = sent_hash;
+        PB_TRY(move(record.id, State::submitting, submitting));
+        data_started = true;
+        return core::Ok{};
+      };
+
+      dispatch::Envelope envelope;
+      envelope.mail_from = m_campaign.account.address;
+      envelope.rcpt_to = record.address;
+      envelope.message_id = record.message_id;
+      envelope.data = &job.bytes;
+      const auto started = std::chrono::steady_clock::now();
+      const auto result = transport.send(envelope, before_data);
+      const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - started);
+
+      if (m_deps.observer) {
+        m_deps.observer->on_attempt(AttemptRecord{record.row, record.address,
+                                                  record.message_id, attempt,
+                                                  result.outcome, result.reply,
+                                                  result.detail, elapsed});
+      }
+
+      journal::Transition info;
+      info.smtp_code = result.reply.code;
+      info.enhanced = result.reply.enhanced;
+      info.text = result.reply.text;
+      info.detail = std::string(dispatch::to_string(result.outcome)) +
+                    (result.detail.empty() ? "" : ": " + result.detail);
+
+      using dispatch::Outcome;
+      switch (result.outcome) {
+      case Outcome::accepted:
+        if (auto s = move(record.id, State::submitted, info); !s.ok()) {
+          journal_failed(s.error());
+          return;
+        }
+        finish_row(&SendProgress::submitted);
+        return;
+      case Outcome::permanent:
+        if (auto s = move(record.id, State::failed, info); !s.ok()) {
+          journal_failed(s.error());
+          return;
+        }
+        finish_row(&SendProgress::failed);
+        return;
+      case Outcome::unknown:
+        if (!data_started) {
+          // Nothing of the message left: not uncertain after all.
+          break;
+        }
+        if (auto s = move(record.id, State::uncertain, info); !s.ok()) {
+          journal_failed(s.error());
+          return;
+        }
+        finish_row(&SendProgress::uncertain);
+        return;
+      case Outcome::auth:
+      case Outcome::tls: {
+        // Stop everything at once: retrying locks PEC accounts.
+        if (auto s = move(record.id, data_started ? State::deferred : State::queued, info);
+            !s.ok()) {
+          journal_failed(s.error());
+          return;
+        }
+        std::lock_guard lock(m_progress_mutex);
+        if (!m_fatal) {
+          m_fatal = make_error(result.outcome == Outcome::auth ? ErrorKind::auth
+                                                               : ErrorKind::tls,
+                               result.reply.code != 0
+                                   ? std::to_string(result.reply.code) + " " +
+                                         result.reply.text
+                                   : result.detail);
+          m_fatal->smtp_code = result.reply.code;
+          m_fatal->enhanced_code = result.reply.enhanced;
+        }
+        m_fatal_stop = true;
+        return;
+      }
+      case Outcome::throttled: {
+        unsigned rate = 0;
+        {
+          std::lock_guard lock(m_throttle_mutex);
+          m_throttle.slow_down();
+          rate = m_throttle.effective_per_minute();
+        }
+        notice("provider throttling (" + std::to_string(result.reply.code) + " " +
+               result.reply.text + "): rate lowered to " + std::to_string(rate) +
+               "/min");
+        break;
+      }
+      case Outcome::transient:
+        break;
+      }
+
+      // Transient: the provider does not have the message.
+      const bool exhausted = attempt_in_run >= m_retry.max_attempts;
+      if (auto s = move(record.id, exhausted ? State::deferred : State::queued, info);
+          !s.ok()) {
+        journal_failed(s.error());
+        return;
+      }
+      if (exhausted) {
+        finish_row(&SendProgress::deferred);
+        return;
+      }
+      double r = 0;
+      {
+        std::lock_guard lock(m_progress_mutex);
+        r = std::uniform_real_distribution<double>(0.0, 1.0)(m_rng);
+      }
+      nap(m_retry.delay_after(attempt_in_run, r));
+    }
+  }
+
+  const config::Campaign& m_campaign;
+  const SendDeps& m_deps;
+  journal::Journal& m_journal;
+  dispatch::Throttle& m_throttle;
+  dispatch::RetryPolicy m_retry;
+  std::mt19937_64 m_rng;
+
+  std::mutex m_journal_mutex;
+  std::mutex m_throttle_mutex;
+  std::mutex m_progress_mutex;
+  SendProgress m_progress;
+  std::optional<core::Error> m_fatal;
+  std::optional<core::Error> m_journal_error;
+  std::atomic<bool> m_fatal_stop{false};
+
+  std::mutex m_queue_mutex;
+  std::condition_variable m_queue_ready;
+  std::condition_variable m_queue_space;
+  std::deque<Job> m_queue;
+  bool m_closed = false;
+};
+
+} // namespace
+
+std::filesystem::path journal_path(const config::Campaign& campaign) {
+  return campaign.output_dir / "journal.sqlite";
+}
+
+std::filesystem::path evidence_dir(const config::Campaign& campaign,
+                                   const std::string& message_id) {
+  return campaign.output_dir / "evidence" / message_id;
+}
+
+dispatch::SmtpSettings smtp_settings(const config::Campaign& campaign,
+                                     std::string password) {
+  dispatch::SmtpSettings settings;
+  const auto& account = campaign.account;
+  settings.host = account.smtp_host;
+  settings.port = account.smtp_port;
+  settings.security = account.smtp_security == config::Security::starttls
+                          ? dispatch::Security::starttls
+                          : dispatch::Security::tls;
+  settings.username = account.username;
+  settings.password = std::move(password);
+  settings.ca_file = account.ca_file;
+  settings.helo_name = campaign.send.helo_name;
+  settings.connect_timeout = std::chrono::seconds(campaign.send.connect_timeout_seconds);
+  settings.transfer_timeout = std::chrono::seconds(campaign.send.timeout_seconds);
+  settings.max_messages_per_connection = campaign.send.messages_per_connection;
+  return settings;
+}
+
+std::string content_sha256(const std::string& bytes) {
+  // The Date header is the only part that changes from run to run.
+  core::Sha256 hasher;
+  std::size_t start = 0;
+  const auto header_end = bytes.find("\r\n\r\n");
+  std::size_t pos = bytes.rfind("\r\nDate: ", header_end);
+  if (bytes.compare(0, 6, "Date: ") == 0) {
+    pos = 0;
+  } else if (pos != std::string::npos) {
+    pos += 2;
+  }
+  if (pos != std::string::npos && pos < header_end) {
+    const auto line_end = bytes.find("\r\n", pos);
+    hasher.update(std::string_view(bytes).substr(start, pos));
+    hasher.update(std::string_view(bytes).substr(line_end + 2));
+  } else {
+    hasher.update(bytes);
+  }
+  return hasher.finish_hex();
+}
+
+core::Result<SendReport> send_campaign(const config::Campaign& campaign,
+                                       const SendOptions& options,
+                                       const SendDeps& deps) {
+  SendReport report;
+  const std::time_t date = options.date != 0 ? options.date : std::time(nullptr);
+  const bool writing = options.execute && !options.dry_run;
+
+  // 1. Everything must be valid before anything is sent.
+  ValidateOptions check;
+  check.date = date;
+  PB_TRY_ASSIGN(report.validation, validate_campaign(campaign, check));
+  if (!report.validation.errors.empty()) {
+    return report;
+  }
+
+  // 2. One run at a time; pick up after an interrupted one.
+  std::optional<CampaignLock> lock;
+  std::optional<journal::Journal> journal;
+  const auto journal_file = journal_path(campaign);
+  if (writing) {
+    PB_TRY_ASSIGN(auto taken, CampaignLock::acquire(campaign.output_dir));
+    lock.emplace(std::move(taken));
+    PB_TRY_ASSIGN(auto opened, journal::Journal::open(journal_file, campaign.id));
+    journal.emplace(std::move(opened));
+    PB_TRY_ASSIGN(report.recovery, journal->recover(deps.clock->now()));
+  } else if (std::filesystem::exists(journal_file)) {
+    PB_TRY_ASSIGN(auto opened, journal::Journal::open(journal_file, campaign.id));
+    journal.emplace(std::move(opened));
+  }
+  if (journal) {
+    PB_TRY_ASSIGN(report.states_before, journal->counts());
+  }
+
+  // 3. Inputs changed since the first send?
+  PB_TRY_ASSIGN(const auto inputs, input_hashes(campaign));
+  if (journal) {
+    PB_TRY_ASSIGN(report.changes, changed_inputs(*journal, inputs));
+  }
+
+  // 4. Plan: which rows are pending, which messages changed. New rows are
+  // entered in the journal as `queued`, with their Message-ID, before
+  // anything is sent.
+  std::vector<journal::NewRow> new_rows;
+  std::uint64_t changed_rows = 0;
+  std::uint64_t selected = 0;
+  auto flush_new_rows = [&]() -> core::Status {
+    if (writing && !new_rows.empty()) {
+      PB_TRY(journal->add_rows(new_rows, deps.clock->now()));
+    }
+    new_rows.clear();
+    return core::Ok{};
+  };
+  ValidateOptions plan;
+  plan.date = date;
+  plan.rows = options.rows;
+  plan.sink = [&](const contacts::Contact& contact, const compose::MessageSpec& spec,
+                  const std::string& bytes) -> core::Status {
+    const std::string content = content_sha256(bytes);
+    std::optional<journal::RowRecord> record;
+    if (journal) {
+      PB_TRY_ASSIGN(record, journal->find_by_message_id(spec.message_id));
+    }
+    if (record && !is_pending(record->state)) {
+      return core::Ok{};  // submitted or settled: never sent again
+    }
+    if (record && record->content_sha256 != content) {
+      ++changed_rows;
+      if (options.accept_changes && writing) {
+        PB_TRY(journal->update_pending_row(record->id, contact.row, content));
+      }
+    }
+    if (!record) {
+      new_rows.push_back({contact.row, contact.address, spec.message_id, content});
+      if (new_rows.size() >= k_insert_batch) {
+        PB_TRY(flush_new_rows());
+      }
+    }
+    if (options.limit && selected >= *options.limit) {
+      return core::Ok{};
+    }
+    ++selected;
+    if (report.first_pending.size() < k_plan_preview) {
+      report.first_pending.push_back({contact.row, contact.address, spec.message_id,
+                                      static_cast<std::uint64_t>(bytes.size())});
+    }
+    return core::Ok{};
+  };
+  PB_TRY(validate_campaign(campaign, plan));
+  PB_TRY(flush_new_rows());
+  report.pending = selected;
+  report.estimated = estimate_duration(selected, campaign.limits);
+  if (changed_rows > 0) {
+    report.changes.push_back(std::to_string(changed_rows) +
+                             " unsent messages differ from the ones planned at the "
+                             "first send (fields, templates or attachments)");
+  }
+  if (!report.changes.empty() && !options.accept_changes) {
+    report.refused_changes = true;
+    return report;
+  }
+  if (!writing) {
+    return report;
+  }
+  PB_TRY_ASSIGN(auto recorded, journal->meta_with_prefix("input:"));
+  if (recorded.empty() || !report.changes.empty()) {
+    PB_TRY(record_inputs(*journal, inputs));
+  }
+
+  // 5. Send: one thread composes (in contacts order), workers send.
+  const auto now = deps.clock->now();
+  PB_TRY_ASSIGN(auto history, journal->submissions_since(now - std::chrono::hours(24)));
+  dispatch::Throttle throttle(
+      dispatch::Rates{campaign.limits.rate_per_minute, campaign.limits.rate_per_hour,
+                      campaign.limits.rate_per_day},
+      *deps.clock, std::chrono::seconds(campaign.send.quiet_period_seconds));
+  throttle.seed(history);
+
+  Run run(campaign, deps, *journal, throttle, selected);
+  std::vector<std::thread> workers;
+  for (unsigned i = 0; i < campaign.send.concurrency; ++i) {
+    workers.emplace_back([&run] { run.worker(); });
+  }
+  std::uint64_t handed_out = 0;
+  ValidateOptions send_pass;
+  send_pass.date = date;
+  send_pass.rows = options.rows;
+  send_pass.keep_going = [&] {
+    return !run.stopping() && !(options.limit && handed_out >= *options.limit);
+  };
+  send_pass.sink = [&](const contacts::Contact&, const compose::MessageSpec& spec,
+                       const std::string& bytes) -> core::Status {
+    PB_TRY_ASSIGN(auto record, run.find(spec.message_id));
+    if (!record || !is_pending(record->state)) {
+      return core::Ok{};
+    }
+    ++handed_out;
+    run.push(Job{std::move(*record), spec, bytes});
+    return core::Ok{};
+  };
+  auto composed = validate_campaign(campaign, send_pass);
+  run.close_queue();
+  for (auto& worker : workers) {
+    worker.join();
+  }
+  if (auto error = run.journal_error()) {
+    return *error;
+  }
+  if (!composed.ok()) {
+    return std::move(composed).error();
+  }
+  report.progress = run.progress();
+  report.stopped = run.fatal();
+  report.interrupted = deps.stop != nullptr && deps.stop->load();
+  PB_TRY_ASSIGN(report.states_after, journal->counts());
+  return report;
+}
+
+} // namespace pecbatch::campaign

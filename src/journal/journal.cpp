@@ -1,0 +1,523 @@
+#include <pecbatch/journal/journal.hpp>
+
+#include "schema.hpp"
+#include "sqlite_db.hpp"
+
+#include <pecbatch/core/strings.hpp>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+namespace pecbatch::journal {
+
+namespace {
+
+// How long a statement waits for another connection's write lock (e.g. a
+// `sqlite3` shell holding a transaction) before failing with `io`.
+constexpr int k_busy_timeout_ms = 10'000;
+
+// The event detail written by `recover`.
+constexpr const char* k_recover_detail = "found after an interrupted run";
+
+// The columns read into a RowRecord, in read_row's order.
+#define PB_JOURNAL_ROW_COLUMNS                                                   \
+  "id, row, address, message_id, state, attempts, content_sha256, sent_sha256, " \
+  "last_code, last_enhanced, last_text, created_ms, updated_ms, submitted_ms"
+
+constexpr const char* k_select_by_id =
+    "SELECT " PB_JOURNAL_ROW_COLUMNS " FROM rows WHERE id = ?1";
+constexpr const char* k_select_by_message_id =
+    "SELECT " PB_JOURNAL_ROW_COLUMNS " FROM rows WHERE message_id = ?1";
+constexpr const char* k_select_all =
+    "SELECT " PB_JOURNAL_ROW_COLUMNS " FROM rows INDEXED BY rows_row ORDER BY row, id";
+constexpr const char* k_select_one_state =
+    "SELECT " PB_JOURNAL_ROW_COLUMNS " FROM rows INDEXED BY rows_state "
+    "WHERE state = ?1 ORDER BY row, id";
+// Several states: walk the row index and filter, so that rows stream in
+// order without a sort of the whole result.
+constexpr const char* k_select_states_prefix =
+    "SELECT " PB_JOURNAL_ROW_COLUMNS " FROM rows INDEXED BY rows_row WHERE state IN (";
+constexpr const char* k_select_states_suffix = ") ORDER BY row, id";
+
+#undef PB_JOURNAL_ROW_COLUMNS
+
+constexpr const char* k_insert_event =
+    "INSERT INTO events(row_id, at_ms, from_state, to_state, smtp_code, "
+    "smtp_enhanced, smtp_text, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+constexpr const char* k_update_transition =
+    "UPDATE rows SET state = ?2, updated_ms = ?3, attempts = attempts + ?4, "
+    "last_code = CASE WHEN ?5 <> 0 THEN ?5 ELSE last_code END, "
+    "last_enhanced = CASE WHEN ?5 <> 0 THEN ?6 ELSE last_enhanced END, "
+    "last_text = CASE WHEN ?5 <> 0 THEN ?7 ELSE last_text END, "
+    "sent_sha256 = CASE WHEN ?8 <> '' THEN ?8 ELSE sent_sha256 END, "
+    "submitting_ms = CASE WHEN ?9 THEN ?3 ELSE submitting_ms END, "
+    "submitted_ms = CASE WHEN ?10 THEN ?3 ELSE submitted_ms END "
+    "WHERE id = ?1";
+
+core::Error internal_error(const sqlite::Db& db, const std::string& what) {
+  return core::make_error(core::ErrorKind::internal,
+                          "journal " + db.path() + ": " + what);
+}
+
+core::Error unknown_state(const sqlite::Db& db, const std::string& text) {
+  return core::make_error(core::ErrorKind::io, "journal " + db.path() +
+                                                   ": unknown state " +
+                                                   core::quote(text) + " (damaged?)");
+}
+
+core::Error moved_from() {
+  return core::make_error(core::ErrorKind::internal, "use of a moved-from journal");
+}
+
+core::Result<RowRecord> read_row(const sqlite::Db& db, const sqlite::Statement& s) {
+  RowRecord r;
+  r.id = s.column_int64(0);
+  r.row = static_cast<std::uint64_t>(s.column_int64(1));
+  r.address = s.column_text(2);
+  r.message_id = s.column_text(3);
+  const std::string state = s.column_text(4);
+  const auto parsed = parse_state(state);
+  if (!parsed) {
+    return unknown_state(db, state);
+  }
+  r.state = *parsed;
+  r.attempts = static_cast<unsigned>(s.column_int64(5));
+  r.content_sha256 = s.column_text(6);
+  r.sent_sha256 = s.column_text(7);
+  r.last_code = static_cast<int>(s.column_int64(8));
+  r.last_enhanced = s.column_text(9);
+  r.last_text = s.column_text(10);
+  r.created = core::from_unix_ms(s.column_int64(11));
+  r.updated = core::from_unix_ms(s.column_int64(12));
+  r.submitted = core::from_unix_ms(s.column_int64(13));  // NULL reads as 0
+  return r;
+}
+
+struct EventData {
+  std::int64_t row_id = 0;
+  core::TimePoint at{};
+  std::optional<State> from;
+  State to = State::queued;
+  int smtp_code = 0;
+  std::string_view enhanced;
+  std::string_view text;
+  std::string_view detail;
+};
+
+core::Status append_event(sqlite::Db& db, const EventData& e) {
+  PB_TRY_ASSIGN(sqlite::Query q, db.query(k_insert_event));
+  q->bind_int64(1, e.row_id);
+  q->bind_int64(2, core::to_unix_ms(e.at));
+  if (e.from) {
+    q->bind_text(3, to_string(*e.from));
+  } else {
+    q->bind_null(3);
+  }
+  q->bind_text(4, to_string(e.to));
+  q->bind_int64(5, e.smtp_code);
+  q->bind_text(6, e.enhanced);
+  q->bind_text(7, e.text);
+  q->bind_text(8, e.detail);
+  return q->run();
+}
+
+// The state, contacts row and address of row `id` (for a transition).
+struct RowHead {
+  State state = State::queued;
+  std::uint64_t row = 0;
+  std::string address;
+};
+
+core::Result<RowHead> row_head(sqlite::Db& db, std::int64_t id) {
+  PB_TRY_ASSIGN(sqlite::Query q,
+                db.query("SELECT state, row, address FROM rows WHERE id = ?1"));
+  q->bind_int64(1, id);
+  PB_TRY_ASSIGN(const bool found, q->step());
+  if (!found) {
+    return internal_error(db, "no row with id " + std::to_string(id));
+  }
+  const std::string state = q->column_text(0);
+  const auto parsed = parse_state(state);
+  if (!parsed) {
+    return unknown_state(db, state);
+  }
+  return RowHead{*parsed, static_cast<std::uint64_t>(q->column_int64(1)),
+                 q->column_text(2)};
+}
+
+core::Status apply_transition(sqlite::Db& db, std::int64_t id, State to,
+                              const Transition& info) {
+  PB_TRY_ASSIGN(sqlite::Query q, db.query(k_update_transition));
+  q->bind_int64(1, id);
+  q->bind_text(2, to_string(to));
+  q->bind_int64(3, core::to_unix_ms(info.at));
+  q->bind_int64(4, info.new_attempt ? 1 : 0);
+  q->bind_int64(5, info.smtp_code);
+  q->bind_text(6, info.enhanced);
+  q->bind_text(7, info.text);
+  q->bind_text(8, info.sent_sha256);
+  q->bind_int64(9, to == State::submitting ? 1 : 0);
+  q->bind_int64(10, to == State::submitted ? 1 : 0);
+  PB_TRY(q->run());
+  if (db.changes() != 1) {
+    return internal_error(db, "row id " + std::to_string(id) + " vanished");
+  }
+  return core::Ok{};
+}
+
+// Moves every row in `from` to `to` with an event each; returns how many.
+core::Result<std::uint64_t> move_all(sqlite::Db& db, State from, State to,
+                                     core::TimePoint at, const char* detail) {
+  {
+    PB_TRY_ASSIGN(sqlite::Query q,
+                  db.query("INSERT INTO events(row_id, at_ms, from_state, to_state, "
+                           "detail) SELECT id, ?1, state, ?2, ?3 FROM rows "
+                           "INDEXED BY rows_state WHERE state = ?4 ORDER BY row, id"));
+    q->bind_int64(1, core::to_unix_ms(at));
+    q->bind_text(2, to_string(to));
+    q->bind_text(3, detail);
+    q->bind_text(4, to_string(from));
+    PB_TRY(q->run());
+  }
+  PB_TRY_ASSIGN(sqlite::Query q,
+                db.query("UPDATE rows SET state = ?1, updated_ms = ?2 WHERE state = ?3"));
+  q->bind_text(1, to_string(to));
+  q->bind_int64(2, core::to_unix_ms(at));
+  q->bind_text(3, to_string(from));
+  PB_TRY(q->run());
+  return static_cast<std::uint64_t>(db.changes());
+}
+
+} // namespace
+
+struct Journal::Impl {
+  std::unique_ptr<sqlite::Db> db;
+};
+
+Journal::Journal(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Journal::Journal(Journal&&) noexcept = default;
+Journal& Journal::operator=(Journal&&) noexcept = default;
+Journal::~Journal() = default;
+
+core::Result<Journal> Journal::open(const std::filesystem::path& file,
+                                    const std::string& campaign_id) {
+  if (campaign_id.empty()) {
+    return core::make_error(core::ErrorKind::internal,
+                            "journal " + file.string() + ": empty campaign id");
+  }
+  PB_TRY_ASSIGN(auto db, sqlite::Db::open(file, k_busy_timeout_ms));
+  // Per connection: every commit is fsync'ed (WAL: the log, on each
+  // commit), so a committed transition survives a power loss, not only a
+  // killed process.
+  PB_TRY(db->exec("PRAGMA synchronous = FULL"));
+  PB_TRY(db->exec("PRAGMA foreign_keys = ON"));
+  PB_TRY(schema::prepare(*db, campaign_id));
+  // Persistent in the file. Some file systems (network ones) cannot do
+  // WAL; SQLite then keeps a rollback journal, which with synchronous=FULL
+  // is as durable, only slower.
+  PB_TRY(db->query_text("PRAGMA journal_mode = WAL"));
+  auto impl = std::make_unique<Impl>();
+  impl->db = std::move(db);
+  return Journal(std::move(impl));
+}
+
+core::Result<std::optional<std::string>> Journal::get_meta(const std::string& key) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  PB_TRY_ASSIGN(sqlite::Query q,
+                m_impl->db->query("SELECT value FROM meta WHERE key = ?1"));
+  q->bind_text(1, key);
+  PB_TRY_ASSIGN(const bool found, q->step());
+  if (!found) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(q->column_text(0));
+}
+
+core::Status Journal::set_meta(const std::string& key, const std::string& value) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  if (key == schema::k_campaign_key) {
+    return internal_error(db, "the campaign id of a journal never changes");
+  }
+  PB_TRY_ASSIGN(sqlite::Query q,
+                db.query("INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  q->bind_text(1, key);
+  q->bind_text(2, value);
+  return q->run();
+}
+
+core::Result<std::map<std::string, std::string>>
+Journal::meta_with_prefix(const std::string& prefix) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  PB_TRY_ASSIGN(sqlite::Query q,
+                m_impl->db->query("SELECT key, value FROM meta WHERE "
+                                  "substr(key, 1, length(?1)) = ?1 ORDER BY key"));
+  q->bind_text(1, prefix);
+  std::map<std::string, std::string> out;
+  for (;;) {
+    PB_TRY_ASSIGN(const bool has_row, q->step());
+    if (!has_row) {
+      break;
+    }
+    out.emplace(q->column_text(0), q->column_text(1));
+  }
+  return out;
+}
+
+core::Result<std::uint64_t> Journal::add_rows(const std::vector<NewRow>& rows,
+                                              core::TimePoint at) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  for (const NewRow& row : rows) {
+    if (row.message_id.empty()) {
+      return internal_error(db, "row " + std::to_string(row.row) + " has no Message-ID");
+    }
+  }
+  const long long at_ms = core::to_unix_ms(at);
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  std::uint64_t added = 0;
+  for (const NewRow& row : rows) {
+    {
+      PB_TRY_ASSIGN(sqlite::Query q,
+                    db.query("INSERT INTO rows(row, address, message_id, state, "
+                             "content_sha256, created_ms, updated_ms) "
+                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6) "
+                             "ON CONFLICT(message_id) DO NOTHING"));
+      q->bind_int64(1, static_cast<std::int64_t>(row.row));
+      q->bind_text(2, row.address);
+      q->bind_text(3, row.message_id);
+      q->bind_text(4, to_string(State::queued));
+      q->bind_text(5, row.content_sha256);
+      q->bind_int64(6, at_ms);
+      PB_TRY(q->run());
+    }
+    if (db.changes() == 0) {
+      continue;  // known Message-ID: left untouched
+    }
+    ++added;
+    PB_TRY(append_event(db, EventData{db.last_insert_rowid(), at, std::nullopt,
+                                      State::queued, 0, {}, {}, "added"}));
+  }
+  PB_TRY(txn.commit());
+  return added;
+}
+
+core::Status Journal::update_pending_row(std::int64_t id, std::uint64_t row,
+                                         const std::string& content_sha256) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  PB_TRY_ASSIGN(const RowHead head, row_head(db, id));
+  if (head.state != State::queued && head.state != State::deferred) {
+    return internal_error(db, "row id " + std::to_string(id) + " is " +
+                                  to_string(head.state) +
+                                  ", only queued or deferred rows can be updated");
+  }
+  {
+    PB_TRY_ASSIGN(
+        sqlite::Query q,
+        db.query("UPDATE rows SET row = ?2, content_sha256 = ?3 WHERE id = ?1"));
+    q->bind_int64(1, id);
+    q->bind_int64(2, static_cast<std::int64_t>(row));
+    q->bind_text(3, content_sha256);
+    PB_TRY(q->run());
+  }
+  return txn.commit();
+}
+
+core::Result<Recovery> Journal::recover(core::TimePoint at) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  Recovery recovery;
+  PB_TRY_ASSIGN(recovery.sending_requeued,
+                move_all(db, State::sending, State::queued, at, k_recover_detail));
+  PB_TRY_ASSIGN(recovery.submitting_uncertain,
+                move_all(db, State::submitting, State::uncertain, at, k_recover_detail));
+  PB_TRY(txn.commit());
+  return recovery;
+}
+
+core::Result<std::optional<RowRecord>>
+Journal::find_by_message_id(const std::string& message_id) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(sqlite::Query q, db.query(k_select_by_message_id));
+  q->bind_text(1, message_id);
+  PB_TRY_ASSIGN(const bool found, q->step());
+  if (!found) {
+    return std::optional<RowRecord>();
+  }
+  PB_TRY_ASSIGN(RowRecord record, read_row(db, *q));
+  return std::optional<RowRecord>(std::move(record));
+}
+
+core::Result<RowRecord> Journal::get(std::int64_t id) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(sqlite::Query q, db.query(k_select_by_id));
+  q->bind_int64(1, id);
+  PB_TRY_ASSIGN(const bool found, q->step());
+  if (!found) {
+    return internal_error(db, "no row with id " + std::to_string(id));
+  }
+  return read_row(db, *q);
+}
+
+core::Status Journal::for_each(const std::vector<State>& states,
+                               const std::function<bool(const RowRecord&)>& visit) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  std::vector<State> wanted = states;
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+
+  std::string sql;
+  if (wanted.empty()) {
+    sql = k_select_all;
+  } else if (wanted.size() == 1) {
+    sql = k_select_one_state;
+  } else {
+    sql = k_select_states_prefix;
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+      sql += i == 0 ? "?" : ", ?";
+    }
+    sql += k_select_states_suffix;
+  }
+  PB_TRY_ASSIGN(sqlite::Query q, db.query(sql));
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    q->bind_text(static_cast<int>(i + 1), to_string(wanted[i]));
+  }
+  for (;;) {
+    PB_TRY_ASSIGN(const bool has_row, q->step());
+    if (!has_row) {
+      return core::Ok{};
+    }
+    PB_TRY_ASSIGN(const RowRecord record, read_row(db, *q));
+    if (!visit(record)) {
+      return core::Ok{};
+    }
+  }
+}
+
+core::Result<std::map<State, std::uint64_t>> Journal::counts() {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(sqlite::Query q,
+                db.query("SELECT state, count(*) FROM rows GROUP BY state"));
+  std::map<State, std::uint64_t> out;
+  for (;;) {
+    PB_TRY_ASSIGN(const bool has_row, q->step());
+    if (!has_row) {
+      return out;
+    }
+    const std::string state = q->column_text(0);
+    const auto parsed = parse_state(state);
+    if (!parsed) {
+      return unknown_state(db, state);
+    }
+    out[*parsed] = static_cast<std::uint64_t>(q->column_int64(1));
+  }
+}
+
+core::Status Journal::transition(std::int64_t id, State to, const Transition& info) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  // Read inside the write transaction: no other process can change the
+  // state between this check and the commit.
+  PB_TRY_ASSIGN(const RowHead head, row_head(db, id));
+  if (!is_allowed(head.state, to)) {
+    return internal_error(db, "row " + std::to_string(head.row) + " (" + head.address +
+                                  "): illegal transition " + to_string(head.state) +
+                                  " -> " + to_string(to));
+  }
+  PB_TRY(apply_transition(db, id, to, info));
+  PB_TRY(append_event(db, EventData{id, info.at, head.state, to, info.smtp_code,
+                                    info.enhanced, info.text, info.detail}));
+  return txn.commit();
+}
+
+core::Result<std::vector<core::TimePoint>>
+Journal::submissions_since(core::TimePoint since) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(sqlite::Query q,
+                db.query("SELECT submitting_ms FROM rows WHERE submitting_ms >= ?1 "
+                         "ORDER BY submitting_ms"));
+  q->bind_int64(1, core::to_unix_ms(since));
+  std::vector<core::TimePoint> out;
+  for (;;) {
+    PB_TRY_ASSIGN(const bool has_row, q->step());
+    if (!has_row) {
+      return out;
+    }
+    out.push_back(core::from_unix_ms(q->column_int64(0)));
+  }
+}
+
+core::Result<std::vector<Event>> Journal::events(std::int64_t id) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(sqlite::Query q,
+                db.query("SELECT at_ms, from_state, to_state, smtp_code, detail "
+                         "FROM events WHERE row_id = ?1 ORDER BY id"));
+  q->bind_int64(1, id);
+  std::vector<Event> out;
+  for (;;) {
+    PB_TRY_ASSIGN(const bool has_row, q->step());
+    if (!has_row) {
+      return out;
+    }
+    Event e;
+    e.row_id = id;
+    e.at = core::from_unix_ms(q->column_int64(0));
+    if (!q->column_is_null(1)) {
+      const std::string from = q->column_text(1);
+      e.from = parse_state(from);
+      if (!e.from) {
+        return unknown_state(db, from);
+      }
+    }
+    const std::string to = q->column_text(2);
+    const auto parsed = parse_state(to);
+    if (!parsed) {
+      return unknown_state(db, to);
+    }
+    e.to = *parsed;
+    e.smtp_code = static_cast<int>(q->column_int64(3));
+    e.detail = q->column_text(4);
+    out.push_back(std::move(e));
+  }
+}
+
+} // namespace pecbatch::journal

@@ -1,0 +1,96 @@
+#include <pecbatch/journal/journal.hpp>
+
+#include <array>
+#include <string_view>
+
+namespace pecbatch::journal {
+
+namespace {
+
+constexpr std::array k_all_states = {
+    State::queued,        State::sending,        State::submitting,
+    State::submitted,     State::deferred,       State::failed,
+    State::uncertain,     State::accepted,       State::rejected,
+    State::sent_external, State::delivered,      State::delivery_failed,
+    State::delayed,       State::failed_timeout, State::no_receipt,
+};
+
+} // namespace
+
+const char* to_string(State state) {
+  switch (state) {
+  case State::queued: return "queued";
+  case State::sending: return "sending";
+  case State::submitting: return "submitting";
+  case State::submitted: return "submitted";
+  case State::deferred: return "deferred";
+  case State::failed: return "failed";
+  case State::uncertain: return "uncertain";
+  case State::accepted: return "accepted";
+  case State::rejected: return "rejected";
+  case State::sent_external: return "sent_external";
+  case State::delivered: return "delivered";
+  case State::delivery_failed: return "delivery_failed";
+  case State::delayed: return "delayed";
+  case State::failed_timeout: return "failed_timeout";
+  case State::no_receipt: return "no_receipt";
+  }
+  return "unknown";
+}
+
+std::optional<State> parse_state(std::string_view text) {
+  for (State state : k_all_states) {
+    if (text == to_string(state)) {
+      return state;
+    }
+  }
+  return std::nullopt;
+}
+
+// The table is written by destination: which states may lead to `to`.
+// docs/journal.md shows the same table; keep both in step.
+bool is_allowed(State from, State to) {
+  switch (to) {
+  case State::queued:
+    // Sending: a transient failure before any byte of the message left.
+    // Submitting: the server answered 4xx after DATA, so it definitively
+    // did not take the message. Never from uncertain: no blind resend.
+    return from == State::sending || from == State::submitting;
+  case State::sending:
+    return from == State::queued || from == State::deferred;
+  case State::submitting:
+    return from == State::sending;
+  case State::submitted:
+    return from == State::submitting;
+  case State::deferred:
+    return from == State::sending || from == State::submitting;
+  case State::failed:
+    return from == State::sending || from == State::submitting;
+  case State::uncertain:
+    return from == State::submitting;
+  case State::accepted:
+  case State::rejected:
+    return from == State::submitted || from == State::uncertain;
+  case State::sent_external:
+    return from == State::accepted;
+  case State::delivered:
+    // A consegna wins over everything that is not yet final, and over a
+    // timeout notice that came first.
+    return from == State::accepted || from == State::submitted ||
+           from == State::uncertain || from == State::delayed ||
+           from == State::failed_timeout;
+  case State::delivery_failed:
+    return from == State::accepted || from == State::submitted ||
+           from == State::uncertain || from == State::delayed;
+  case State::delayed:
+    return from == State::accepted || from == State::submitted;
+  case State::failed_timeout:
+    return from == State::accepted || from == State::submitted ||
+           from == State::delayed;
+  case State::no_receipt:
+    return from == State::accepted || from == State::submitted;
+  }
+  return false;
+}
+
+} // namespace pecbatch::journal

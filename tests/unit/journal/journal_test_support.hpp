@@ -1,0 +1,177 @@
+#pragma once
+
+#include <pecbatch/journal/journal.hpp>
+
+#include "support/temp_dir.hpp"
+
+#include <sqlite3.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pecbatch::journal::test {
+
+inline core::TimePoint at_ms(long long ms) {
+  return core::from_unix_ms(1'795'000'000'000 + ms);
+}
+
+// Every state, in declaration order.
+inline const std::vector<State>& all_states() {
+  static const std::vector<State> states = {
+      State::queued,        State::sending,        State::submitting,
+      State::submitted,     State::deferred,       State::failed,
+      State::uncertain,     State::accepted,       State::rejected,
+      State::sent_external, State::delivered,      State::delivery_failed,
+      State::delayed,       State::failed_timeout, State::no_receipt,
+  };
+  return states;
+}
+
+// The state machine as specified (written out independently of
+// is_allowed): every allowed (from, to) pair; all others are refused.
+inline const std::set<std::pair<State, State>>& expected_transitions() {
+  using S = State;
+  static const std::set<std::pair<State, State>> table = {
+      {S::queued, S::sending},           {S::deferred, S::sending},
+      {S::sending, S::submitting},       {S::sending, S::queued},
+      {S::sending, S::deferred},         {S::sending, S::failed},
+      {S::submitting, S::submitted},     {S::submitting, S::failed},
+      {S::submitting, S::queued},        {S::submitting, S::deferred},
+      {S::submitting, S::uncertain},
+      {S::submitted, S::accepted},       {S::uncertain, S::accepted},
+      {S::submitted, S::rejected},       {S::uncertain, S::rejected},
+      {S::accepted, S::sent_external},
+      {S::accepted, S::delivered},       {S::submitted, S::delivered},
+      {S::uncertain, S::delivered},
+      {S::accepted, S::delivery_failed}, {S::submitted, S::delivery_failed},
+      {S::uncertain, S::delivery_failed},
+      {S::accepted, S::delayed},         {S::submitted, S::delayed},
+      {S::delayed, S::delivered},        {S::delayed, S::delivery_failed},
+      {S::delayed, S::failed_timeout},
+      {S::accepted, S::failed_timeout},  {S::submitted, S::failed_timeout},
+      {S::failed_timeout, S::delivered},
+      {S::accepted, S::no_receipt},      {S::submitted, S::no_receipt},
+  };
+  return table;
+}
+
+// The shortest sequence of allowed transitions from `queued` to `target`
+// (empty for queued itself).
+inline std::vector<State> path_to(State target) {
+  std::map<State, State> parent;
+  std::deque<State> todo = {State::queued};
+  std::set<State> seen = {State::queued};
+  while (!todo.empty()) {
+    const State s = todo.front();
+    todo.pop_front();
+    for (const auto& [from, to] : expected_transitions()) {
+      if (from == s && seen.insert(to).second) {
+        parent[to] = s;
+        todo.push_back(to);
+      }
+    }
+  }
+  std::vector<State> path;
+  for (State s = target; s != State::queued; s = parent.at(s)) {
+    path.insert(path.begin(), s);
+  }
+  return path;
+}
+
+// A plain SQLite connection to look inside (or tamper with) a journal.
+class RawDb {
+public:
+  explicit RawDb(const std::filesystem::path& path) {
+    if (sqlite3_open(path.c_str(), &m_db) != SQLITE_OK) {
+      ADD_FAILURE() << "cannot open " << path;
+    }
+  }
+  ~RawDb() { sqlite3_close(m_db); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  // Runs `sql`; returns the SQLite error message, empty on success.
+  std::string exec(const std::string& sql) {
+    char* message = nullptr;
+    const int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &message);
+    std::string out = rc == SQLITE_OK ? "" : (message != nullptr ? message : "error");
+    sqlite3_free(message);
+    return out;
+  }
+
+  // The first column of the first row of `sql` as text ("" when none).
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << "cannot prepare " << sql << ": " << sqlite3_errmsg(m_db);
+      return out;
+    }
+    if (sqlite3_step(stmt) == SQLITE_ROW &&
+        sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+  long long integer(const std::string& sql) {
+    const std::string t = text(sql);
+    return t.empty() ? 0 : std::stoll(t);
+  }
+
+private:
+  sqlite3* m_db = nullptr;
+};
+
+// Each test gets a fresh directory; `file()` is the journal inside it.
+class JournalTest : public pecbatch::test::TempDirTest {
+protected:
+  static constexpr const char* k_campaign = "avviso-2025";
+
+  std::filesystem::path file() const { return dir() / "journal.sqlite"; }
+
+  Journal open_journal() {
+    auto journal = Journal::open(file(), k_campaign);
+    if (!journal.ok()) {
+      ADD_FAILURE() << "open failed: " << journal.error().message;
+    }
+    return std::move(journal).value_or_throw();
+  }
+
+  static NewRow new_row(std::uint64_t row, const std::string& tag) {
+    return NewRow{row, tag + "@pec.example.it", "<" + tag + "@pecbatch.example>",
+                  "sha-" + tag};
+  }
+
+  // Adds one row and returns its id.
+  static std::int64_t add_one(Journal& journal, std::uint64_t row,
+                              const std::string& tag) {
+    auto added = journal.add_rows({new_row(row, tag)}, at_ms(0));
+    EXPECT_TRUE(added.ok()) << added.error().message;
+    auto found = journal.find_by_message_id("<" + tag + "@pecbatch.example>");
+    if (!found.ok() || !found->has_value()) {
+      ADD_FAILURE() << "row " << tag << " not found";
+      return -1;
+    }
+    return (*found)->id;
+  }
+
+  static void move(Journal& journal, std::int64_t id, State to, long long ms = 1) {
+    Transition info;
+    info.at = at_ms(ms);
+    info.new_attempt = to == State::sending;
+    const auto status = journal.transition(id, to, info);
+    ASSERT_TRUE(status.ok()) << status.error().message;
+  }
+};
+
+} // namespace pecbatch::journal::test
