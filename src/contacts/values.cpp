@@ -1,5 +1,7 @@
 #include "values.hpp"
 
+#include <pecbatch/core/strings.hpp>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -110,22 +112,6 @@ int hex_value(char c) {
     return c - 'A' + 10;
   }
   return -1;
-}
-
-void append_utf8(std::string& out, unsigned cp) {
-  if (cp >= 0xD800 && cp <= 0xDFFF) {
-    cp = 0xFFFD; // a lone surrogate cannot be encoded
-  }
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 } // namespace
@@ -252,7 +238,7 @@ std::string decode_ooxml_escapes(std::string_view text) {
         cp = cp * 16 + static_cast<unsigned>(v);
       }
       if (hex) {
-        append_utf8(out, cp);
+        core::append_utf8(out, cp);
         i += 7;
         continue;
       }

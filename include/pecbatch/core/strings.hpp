@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ bool ends_with_icase(std::string_view s, std::string_view suffix);
 // sequence (overlongs, surrogates and code points past U+10FFFF are
 // invalid), or nullopt when `s` is valid UTF-8.
 std::optional<std::size_t> find_invalid_utf8(std::string_view s);
+
+// Appends the UTF-8 encoding of code point `cp`; surrogates and values past
+// U+10FFFF become U+FFFD.
+void append_utf8(std::string& out, std::uint32_t cp);
 
 // Converts Windows-1252 bytes to UTF-8. Bytes 0x81, 0x8D, 0x8F, 0x90 and
 // 0x9D, undefined in Windows-1252, map to the C1 controls of the same value

@@ -34,3 +34,14 @@ TEST(StringsTest, TrimsAndSplits) {
   EXPECT_EQ(split("a;b;;c", ';'), (std::vector<std::string>{"a", "b", "", "c"}));
   EXPECT_TRUE(ends_with_icase("fattura.PDF.EXE", ".exe"));
 }
+
+TEST(StringsTest, AppendsUtf8ForEveryPlane) {
+  std::string out;
+  append_utf8(out, 0x41);
+  append_utf8(out, 0xE0);      // à
+  append_utf8(out, 0x20AC);    // €
+  append_utf8(out, 0x1F4E7);   // 📧
+  append_utf8(out, 0xD800);    // lone surrogate -> U+FFFD
+  EXPECT_EQ(out, "Aà€\xF0\x9F\x93\xA7\xEF\xBF\xBD");
+  EXPECT_FALSE(find_invalid_utf8(out).has_value());
+}
