@@ -61,6 +61,26 @@ class Send(SandboxTest):
         self.assertIn("0 submitted", r.stdout)
         self.assertEqual(len(self.submissions()), 8)
 
+    def test_starttls_and_trace_without_secrets(self):
+        campaign = self.make_campaign(2)
+        with open(campaign) as f:
+            text = f.read()
+        text = text.replace("smtp_port = %d" % self.info["smtps_port"],
+                            "smtp_port = %d\nsmtp_security = \"starttls\""
+                            % self.info["starttls_port"])
+        with open(campaign, "w") as f:
+            f.write(text)
+        r = self.pecbatch("send", campaign, "--yes", "--trace")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(self.accepted_copies()), 2)
+        self.assertIn("smtp: C: STARTTLS", r.stderr)
+        self.assertIn("<redacted", r.stderr)
+        self.assertIn("C: <message:", r.stderr)
+        self.assertNotIn(self.account["password"], r.stderr + r.stdout)
+        self.assertNotIn("Gentile", r.stderr)  # bodies are never traced
+        self.assertEqual(
+            {record["listener"] for record in self.submissions()}, {"starttls"})
+
     def test_limit_sends_in_tranches(self):
         campaign = self.make_campaign(7)
         for expected in (3, 6, 7):
