@@ -10,11 +10,17 @@ namespace {
 
 using std::chrono::ceil;
 using std::chrono::milliseconds;
-using Window = std::chrono::seconds;
+using Window = std::chrono::milliseconds;
 
-constexpr Window k_minute{60};
-constexpr Window k_hour{3'600};
-constexpr Window k_day{86'400};
+// Each window is one second longer than its name: the provider counts a
+// submission when it sees it (MAIL FROM or the end of data), which is a
+// little later than when we took the slot, and by a varying amount (a new
+// connection's TLS handshake and AUTH come first). Without the margin, the
+// provider could count N + 1 submissions in its own 60 s window.
+constexpr Window k_margin = Throttle::k_margin;
+constexpr Window k_minute = Window{60'000} + k_margin;
+constexpr Window k_hour = Window{3'600'000} + k_margin;
+constexpr Window k_day = Window{86'400'000} + k_margin;
 
 // When no per-minute limit is configured, the adaptive rate climbs back to
 // this many per minute and then lifts the limit altogether.

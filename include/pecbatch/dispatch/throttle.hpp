@@ -16,7 +16,7 @@ struct Rates {
 };
 
 // Sliding-window rate limiter: never more than `per_minute` submissions in
-// any 60 s window, `per_hour` in any 3600 s, `per_day` in any 86400 s.
+// any 60 s window (plus a safety margin, see k_margin), `per_hour` in any 3600 s, `per_day` in any 86400 s.
 // Exact (it keeps the submission times of the largest window), so a cron
 // job seeded from the journal never exceeds the daily quota across runs.
 //
@@ -25,6 +25,12 @@ struct Rates {
 // steps back up towards the configured one.
 class Throttle {
 public:
+  // Each window is this much longer than its name (61 s for "a minute"):
+  // the provider sees a submission a little later than we take its slot,
+  // by a varying delay, and must never count one too many in its own
+  // window.
+  static constexpr std::chrono::milliseconds k_margin{1'000};
+
   Throttle(Rates rates, core::Clock& clock,
            std::chrono::seconds quiet_period = std::chrono::seconds(300));
 

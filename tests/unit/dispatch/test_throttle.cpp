@@ -44,6 +44,9 @@ protected:
   test::FakeClock clock;
 };
 
+// A minute as the throttle counts it (with its safety margin).
+constexpr auto k_minute = std::chrono::milliseconds(60s) + Throttle::k_margin;
+
 TEST_F(ThrottleTest, NoLimitNeverWaits) {
   Throttle throttle(Rates{}, clock);
   for (int i = 0; i < 1000; ++i) {
@@ -75,15 +78,15 @@ TEST_F(ThrottleTest, WaitsExactlyUntilTheWindowOpens) {
   }
   // Bursts of 6 every 60 s, no later than needed.
   for (std::size_t i = 0; i < times.size(); ++i) {
-    EXPECT_EQ(times[i], start + 60s * static_cast<int>(i / 6)) << i;
+    EXPECT_EQ(times[i], start + k_minute * static_cast<int>(i / 6)) << i;
   }
-  EXPECT_EQ(clock.total_slept(), 9 * 60s);
+  EXPECT_EQ(clock.total_slept(), 9 * k_minute);
 }
 
 TEST_F(ThrottleTest, SpreadSubmissionsAreNotDelayed) {
   Throttle throttle(Rates{6, 0, 0}, clock);
   for (int i = 0; i < 100; ++i) {
-    clock.advance(10s);
+    clock.advance(10s + Throttle::k_margin / 5);
     EXPECT_EQ(throttle.next_slot(), clock.now());
     throttle.acquire();
   }
@@ -109,7 +112,7 @@ TEST_F(ThrottleTest, DayWindow) {
     times.push_back(throttle.acquire());
   }
   expect_at_most(times, 5, 86400s);
-  EXPECT_EQ(times.back(), start + 3 * 86400s);
+  EXPECT_EQ(times.back(), start + 3 * (86400s + Throttle::k_margin));
 }
 
 TEST_F(ThrottleTest, AllWindowsTogether) {
@@ -134,8 +137,8 @@ TEST_F(ThrottleTest, SeededHistoryBlocks) {
     earlier.push_back(now - 30s + std::chrono::seconds(i));
   }
   throttle.seed(earlier);
-  EXPECT_EQ(throttle.next_slot(), now + 30s);
-  EXPECT_EQ(throttle.acquire(), now + 30s);
+  EXPECT_EQ(throttle.next_slot(), now + 30s + Throttle::k_margin);
+  EXPECT_EQ(throttle.acquire(), now + 30s + Throttle::k_margin);
 }
 
 TEST_F(ThrottleTest, SeededDailyQuotaCarriesAcrossRuns) {
@@ -147,16 +150,16 @@ TEST_F(ThrottleTest, SeededDailyQuotaCarriesAcrossRuns) {
   }
   Throttle throttle(Rates{0, 0, 1000}, clock);
   throttle.seed(earlier);
-  EXPECT_EQ(throttle.next_slot(), now + 1h);
+  EXPECT_EQ(throttle.next_slot(), now + 1h + Throttle::k_margin);
   // Seeds are sorted, whatever their order.
   Throttle reversed(Rates{0, 0, 1000}, clock);
   reversed.seed(std::vector<TimePoint>(earlier.rbegin(), earlier.rend()));
-  EXPECT_EQ(reversed.next_slot(), now + 1h);
+  EXPECT_EQ(reversed.next_slot(), now + 1h + Throttle::k_margin);
 }
 
 TEST_F(ThrottleTest, OldSeedsDoNotCount) {
   Throttle throttle(Rates{2, 0, 0}, clock);
-  throttle.seed({clock.now() - 61s, clock.now() - 60s, clock.now() - 120s});
+  throttle.seed({clock.now() - 62s, clock.now() - 61s, clock.now() - 120s});
   EXPECT_EQ(throttle.next_slot(), clock.now());
 }
 
@@ -167,7 +170,7 @@ TEST_F(ThrottleTest, RecordWithoutWaiting) {
   throttle.record(now + 1s);
   EXPECT_EQ(throttle.next_slot(), now);
   throttle.record(now + 2s);
-  EXPECT_EQ(throttle.next_slot(), now + 60s);
+  EXPECT_EQ(throttle.next_slot(), now + k_minute);
   EXPECT_EQ(clock.total_slept(), 0ms);
 }
 
@@ -177,7 +180,7 @@ TEST_F(ThrottleTest, ReleaseLastGivesTheSlotBack) {
   throttle.acquire();
   throttle.acquire();
   throttle.acquire();
-  EXPECT_EQ(throttle.next_slot(), now + 60s);
+  EXPECT_EQ(throttle.next_slot(), now + k_minute);
   throttle.release_last(); // the third failed before DATA
   EXPECT_EQ(throttle.next_slot(), now);
   throttle.release_last();
@@ -207,7 +210,7 @@ TEST_F(ThrottleTest, SlowedDownRateIsEnforced) {
     times.push_back(throttle.acquire());
   }
   expect_at_most(times, 6, 60s);
-  EXPECT_EQ(times[6] - times[0], 60s);
+  EXPECT_EQ(times[6] - times[0], k_minute);
 }
 
 TEST_F(ThrottleTest, RestoresStepByStepAfterQuietPeriods) {
@@ -241,7 +244,7 @@ TEST_F(ThrottleTest, ThrottlingAgainRestartsTheQuietPeriod) {
   for (int i = 0; i < 4; ++i) {
     throttle.record(clock.now());
   }
-  EXPECT_EQ(throttle.next_slot(), clock.now() + 60s);
+  EXPECT_EQ(throttle.next_slot(), clock.now() + k_minute);
 }
 
 TEST_F(ThrottleTest, SlowDownWithoutLimitStartsFromTheObservedRate) {
