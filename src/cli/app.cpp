@@ -26,6 +26,7 @@ constexpr SubcommandEntry k_subcommands[] = {
     {"validate", setup_validate},
     {"render", setup_render},
     {"send", setup_send},
+    {"poll", setup_poll},
     {"contacts", setup_contacts},
     {"config", setup_config},
     {"receipt", setup_receipt},
@@ -36,6 +37,7 @@ const char* k_footer = R"(Examples:
   pecbatch render campaign.toml --out rendered/ --rows 2-11
   pecbatch send campaign.toml              # the plan: what would be sent
   pecbatch send campaign.toml --yes --limit 100
+  pecbatch poll campaign.toml --until-final --timeout 30m
   pecbatch contacts contatti.xlsx --json
   pecbatch config show campaign.toml --set provider.rate_per_minute=3
 

@@ -32,6 +32,7 @@ config::Campaign load_campaign_or_throw(const CampaignOptions& options);
 void setup_validate(CLI::App& app, Command& command);
 void setup_render(CLI::App& app, Command& command);
 void setup_send(CLI::App& app, Command& command);
+void setup_poll(CLI::App& app, Command& command);
 void setup_contacts(CLI::App& app, Command& command);
 void setup_config(CLI::App& app, Command& command);
 void setup_receipt(CLI::App& app, Command& command);

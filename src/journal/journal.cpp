@@ -6,6 +6,7 @@
 #include <pecbatch/core/strings.hpp>
 
 #include <algorithm>
+#include <exception>
 #include <string>
 #include <utility>
 
@@ -188,6 +189,64 @@ core::Result<std::uint64_t> move_all(sqlite::Db& db, State from, State to,
   q->bind_text(3, to_string(from));
   PB_TRY(q->run());
   return static_cast<std::uint64_t>(db.changes());
+}
+
+
+constexpr const char* k_cursor_uidvalidity = "imap:uidvalidity";
+constexpr const char* k_cursor_last_uid = "imap:last_uid";
+
+core::Result<std::optional<std::string>> read_meta(sqlite::Db& db, const char* key) {
+  PB_TRY_ASSIGN(sqlite::Query q, db.query("SELECT value FROM meta WHERE key = ?1"));
+  q->bind_text(1, key);
+  PB_TRY_ASSIGN(const bool found, q->step());
+  if (!found) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(q->column_text(0));
+}
+
+core::Status write_meta(sqlite::Db& db, const char* key, const std::string& value) {
+  PB_TRY_ASSIGN(sqlite::Query q,
+                db.query("INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  q->bind_text(1, key);
+  q->bind_text(2, value);
+  return q->run();
+}
+
+std::uint64_t to_u64(const std::optional<std::string>& text) {
+  if (!text) {
+    return 0;
+  }
+  try {
+    return std::stoull(*text);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+core::Result<std::optional<MailboxCursor>> read_cursor(sqlite::Db& db) {
+  PB_TRY_ASSIGN(const auto validity, read_meta(db, k_cursor_uidvalidity));
+  if (!validity) {
+    return std::optional<MailboxCursor>();
+  }
+  PB_TRY_ASSIGN(const auto last, read_meta(db, k_cursor_last_uid));
+  return std::optional<MailboxCursor>(MailboxCursor{to_u64(validity), to_u64(last)});
+}
+
+core::Status write_cursor(sqlite::Db& db, const MailboxCursor& cursor) {
+  PB_TRY(write_meta(db, k_cursor_uidvalidity, std::to_string(cursor.uidvalidity)));
+  return write_meta(db, k_cursor_last_uid, std::to_string(cursor.last_uid));
+}
+
+// Advances the stored cursor to `uid` of `uidvalidity` (never backwards in
+// the same UIDVALIDITY).
+core::Status advance_cursor(sqlite::Db& db, std::uint64_t uidvalidity, std::uint64_t uid) {
+  PB_TRY_ASSIGN(const auto cursor, read_cursor(db));
+  if (cursor && cursor->uidvalidity == uidvalidity && cursor->last_uid >= uid) {
+    return core::Ok{};
+  }
+  return write_cursor(db, MailboxCursor{uidvalidity, uid});
 }
 
 } // namespace
@@ -481,6 +540,144 @@ Journal::submissions_since(core::TimePoint since) {
     }
     out.push_back(core::from_unix_ms(q->column_int64(0)));
   }
+}
+
+core::Result<ReceiptOutcome> Journal::record_receipt(const ReceiptRecord& receipt,
+                                                     const std::optional<ReceiptEffect>& effect) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  ReceiptOutcome outcome;
+  {
+    PB_TRY_ASSIGN(
+        sqlite::Query q,
+        db.query("INSERT INTO receipts(uid, uidvalidity, message_id, kind, identificativo, "
+                 "consegna, errore, errore_esteso, time, signature, file, sha256, row_id, "
+                 "at_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+                 "ON CONFLICT(uidvalidity, uid) DO NOTHING"));
+    q->bind_int64(1, static_cast<std::int64_t>(receipt.uid));
+    q->bind_int64(2, static_cast<std::int64_t>(receipt.uidvalidity));
+    q->bind_text(3, receipt.message_id);
+    q->bind_text(4, receipt.kind);
+    q->bind_text(5, receipt.identificativo);
+    q->bind_text(6, receipt.consegna);
+    q->bind_text(7, receipt.errore);
+    q->bind_text(8, receipt.errore_esteso);
+    q->bind_text(9, receipt.time);
+    q->bind_text(10, receipt.signature);
+    q->bind_text(11, receipt.file);
+    q->bind_text(12, receipt.sha256);
+    if (receipt.row_id) {
+      q->bind_int64(13, *receipt.row_id);
+    } else {
+      q->bind_null(13);
+    }
+    q->bind_int64(14, core::to_unix_ms(receipt.at));
+    PB_TRY(q->run());
+  }
+  outcome.recorded = db.changes() == 1;
+  if (outcome.recorded && effect) {
+    for (const State to : effect->steps) {
+      PB_TRY_ASSIGN(const RowHead head, row_head(db, effect->row_id));
+      if (!is_allowed(head.state, to)) {
+        continue;  // redundant or out of order: the receipt is kept anyway
+      }
+      Transition info;
+      info.at = receipt.at;
+      info.detail = effect->detail;
+      PB_TRY(apply_transition(db, effect->row_id, to, info));
+      PB_TRY(append_event(db, EventData{effect->row_id, receipt.at, head.state, to, 0,
+                                        effect->enhanced, effect->text, effect->detail}));
+      outcome.applied.push_back(to);
+    }
+    if (!outcome.applied.empty() && (!effect->text.empty() || !effect->enhanced.empty())) {
+      PB_TRY_ASSIGN(sqlite::Query q,
+                    db.query("UPDATE rows SET last_text = ?2, last_enhanced = ?3 "
+                             "WHERE id = ?1"));
+      q->bind_int64(1, effect->row_id);
+      q->bind_text(2, effect->text);
+      q->bind_text(3, effect->enhanced);
+      PB_TRY(q->run());
+    }
+  }
+  PB_TRY(advance_cursor(db, receipt.uidvalidity, receipt.uid));
+  PB_TRY(txn.commit());
+  return outcome;
+}
+
+core::Result<bool> Journal::has_receipt(std::uint64_t uidvalidity, std::uint64_t uid) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  PB_TRY_ASSIGN(sqlite::Query q,
+                m_impl->db->query("SELECT 1 FROM receipts WHERE uidvalidity = ?1 AND uid = ?2"));
+  q->bind_int64(1, static_cast<std::int64_t>(uidvalidity));
+  q->bind_int64(2, static_cast<std::int64_t>(uid));
+  return q->step();
+}
+
+core::Result<bool> Journal::has_receipt_sha256(const std::string& sha256) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  PB_TRY_ASSIGN(sqlite::Query q,
+                m_impl->db->query("SELECT 1 FROM receipts WHERE sha256 = ?1 LIMIT 1"));
+  q->bind_text(1, sha256);
+  return q->step();
+}
+
+core::Result<std::vector<ReceiptRecord>> Journal::receipts() {
+  if (!m_impl) {
+    return moved_from();
+  }
+  PB_TRY_ASSIGN(sqlite::Query q,
+                m_impl->db->query("SELECT uid, uidvalidity, message_id, kind, identificativo, "
+                                  "consegna, errore, errore_esteso, time, signature, file, "
+                                  "sha256, row_id, at_ms FROM receipts ORDER BY id"));
+  std::vector<ReceiptRecord> out;
+  for (;;) {
+    PB_TRY_ASSIGN(const bool has_row, q->step());
+    if (!has_row) {
+      return out;
+    }
+    ReceiptRecord r;
+    r.uid = static_cast<std::uint64_t>(q->column_int64(0));
+    r.uidvalidity = static_cast<std::uint64_t>(q->column_int64(1));
+    r.message_id = q->column_text(2);
+    r.kind = q->column_text(3);
+    r.identificativo = q->column_text(4);
+    r.consegna = q->column_text(5);
+    r.errore = q->column_text(6);
+    r.errore_esteso = q->column_text(7);
+    r.time = q->column_text(8);
+    r.signature = q->column_text(9);
+    r.file = q->column_text(10);
+    r.sha256 = q->column_text(11);
+    if (!q->column_is_null(12)) {
+      r.row_id = q->column_int64(12);
+    }
+    r.at = core::from_unix_ms(q->column_int64(13));
+    out.push_back(std::move(r));
+  }
+}
+
+core::Result<std::optional<MailboxCursor>> Journal::mailbox_cursor() {
+  if (!m_impl) {
+    return moved_from();
+  }
+  return read_cursor(*m_impl->db);
+}
+
+core::Status Journal::set_mailbox_cursor(const MailboxCursor& cursor) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  PB_TRY(write_cursor(db, cursor));
+  return txn.commit();
 }
 
 core::Result<std::vector<Event>> Journal::events(std::int64_t id) {

@@ -74,6 +74,33 @@ BEGIN
 END;
 )sql";
 
+// Version 2: the receipts found in the sender's mailbox by the poller,
+// one per (UIDVALIDITY, UID), so that a pass run again after a kill never
+// counts a receipt twice. The mailbox cursor lives in meta
+// (`imap:uidvalidity`, `imap:last_uid`).
+constexpr const char* k_schema_v2 = R"sql(
+CREATE TABLE receipts (
+  id             INTEGER PRIMARY KEY,
+  uid            INTEGER NOT NULL,
+  uidvalidity    INTEGER NOT NULL,
+  message_id     TEXT NOT NULL DEFAULT '',
+  kind           TEXT NOT NULL DEFAULT '',
+  identificativo TEXT NOT NULL DEFAULT '',
+  consegna       TEXT NOT NULL DEFAULT '',
+  errore         TEXT NOT NULL DEFAULT '',
+  errore_esteso  TEXT NOT NULL DEFAULT '',
+  time           TEXT NOT NULL DEFAULT '',
+  signature      TEXT NOT NULL DEFAULT '',
+  file           TEXT NOT NULL DEFAULT '',
+  sha256         TEXT NOT NULL DEFAULT '',
+  row_id         INTEGER REFERENCES rows(id),
+  at_ms          INTEGER NOT NULL,
+  UNIQUE(uidvalidity, uid)
+);
+CREATE INDEX receipts_message_id ON receipts(message_id);
+CREATE INDEX receipts_sha256 ON receipts(sha256);
+)sql";
+
 // One schema step: applied in its own transaction, after which
 // `PRAGMA user_version` is `version`.
 struct Migration {
@@ -84,6 +111,7 @@ struct Migration {
 // The migrations in order. Append only: never edit a released step.
 constexpr std::array k_migrations = {
     Migration{1, k_schema_v1},
+    Migration{2, k_schema_v2},
 };
 
 constexpr bool versions_are_consecutive() {

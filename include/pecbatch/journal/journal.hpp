@@ -28,7 +28,7 @@ enum class State {
   failed,      // permanent SMTP failure (5xx); not sent again
   uncertain,   // found in `submitting` after a crash: the provider may have
                // accepted it; never re-sent automatically
-  // Set by the receipt poller (later): accepted, rejected, delivered, ...
+  // Set by the receipt poller (campaign::poll_campaign, docs/polling.md):
   accepted,
   rejected,
   sent_external,
@@ -94,6 +94,50 @@ struct Recovery {
   std::uint64_t submitting_uncertain = 0;   // submitting -> uncertain
 };
 
+// One message found in the sender's mailbox by the poller (schema v2,
+// table `receipts`), whatever its class and signature. Unique by
+// (uidvalidity, uid).
+struct ReceiptRecord {
+  std::uint64_t uid = 0;
+  std::uint64_t uidvalidity = 0;
+  std::string message_id;      // daticert msgid (no angle brackets), "" if none
+  std::string kind;            // "accettazione", ..., "" if unknown
+  std::string identificativo;
+  std::string consegna;
+  std::string errore;
+  std::string errore_esteso;
+  std::string time;            // daticert time, ISO 8601
+  std::string signature;       // "valid", "invalid", "untrusted", "unsigned"
+  std::string file;            // where the raw bytes were archived
+  std::string sha256;          // of the raw bytes
+  std::optional<std::int64_t> row_id;  // the journal row it was matched to
+  core::TimePoint at{};        // when it was recorded
+};
+
+// Where the poller stopped in the mailbox (meta `imap:uidvalidity`,
+// `imap:last_uid`): every UID up to `last_uid` has been handled.
+struct MailboxCursor {
+  std::uint64_t uidvalidity = 0;
+  std::uint64_t last_uid = 0;
+};
+
+// What a receipt does to its row: `steps` are tried in order, each
+// applied only when the row's state at that moment allows it (illegal or
+// redundant steps are skipped, not errors). `text`/`enhanced`, when not
+// empty, become the row's last_text/last_enhanced (errore-esteso).
+struct ReceiptEffect {
+  std::int64_t row_id = 0;
+  std::vector<State> steps;
+  std::string text;
+  std::string enhanced;
+  std::string detail;          // the event detail
+};
+
+struct ReceiptOutcome {
+  bool recorded = false;       // false: (uidvalidity, uid) was already known
+  std::vector<State> applied;  // the steps applied, in order
+};
+
 class Journal {
 public:
   // Opens (creating if needed) the journal at `file` for `campaign_id`.
@@ -149,6 +193,26 @@ public:
   // `since`, ascending: seeds the throttle's hour and day windows across
   // runs.
   core::Result<std::vector<core::TimePoint>> submissions_since(core::TimePoint since);
+
+  // Records a receipt found at (uidvalidity, uid), applies its effect on a
+  // row (if any) and advances the mailbox cursor to at least `uid`, all in
+  // one durable transaction: a pass killed at any point neither loses nor
+  // double-counts a receipt. When (uidvalidity, uid) is already recorded
+  // nothing changes except the cursor, and `recorded` is false.
+  core::Result<ReceiptOutcome> record_receipt(const ReceiptRecord& receipt,
+                                              const std::optional<ReceiptEffect>& effect);
+
+  // Whether a receipt is recorded at (uidvalidity, uid); and whether one
+  // with exactly these bytes (SHA-256) is recorded under any UID.
+  core::Result<bool> has_receipt(std::uint64_t uidvalidity, std::uint64_t uid);
+  core::Result<bool> has_receipt_sha256(const std::string& sha256);
+
+  // Every recorded receipt, in the order recorded.
+  core::Result<std::vector<ReceiptRecord>> receipts();
+
+  // The mailbox cursor (nullopt before the first poll), and its update.
+  core::Result<std::optional<MailboxCursor>> mailbox_cursor();
+  core::Status set_mailbox_cursor(const MailboxCursor& cursor);
 
   // The event history of a row, oldest first.
   core::Result<std::vector<Event>> events(std::int64_t id);

@@ -45,13 +45,13 @@ void expect_same_row(const RowRecord& a, const RowRecord& b) {
 
 // ---- open, schema, migrations ----
 
-TEST_F(JournalTest, CreatesANewJournalAtSchemaOneInWalMode) {
+TEST_F(JournalTest, CreatesANewJournalAtTheCurrentSchemaInWalMode) {
   {
     Journal journal = open_journal();
     EXPECT_EQ(*journal.get_meta("campaign_id"), std::optional<std::string>(k_campaign));
   }
   RawDb raw(file());
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 1);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
   EXPECT_EQ(raw.integer("PRAGMA application_id"), 0x50454342);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
@@ -79,7 +79,7 @@ TEST_F(JournalTest, ReopenKeepsEverything) {
   EXPECT_EQ(journal.events(id)->size(), 2u);
   // Reopening does not migrate again.
   RawDb raw(file());
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 1);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
 }
 
 TEST_F(JournalTest, MigratesAnEmptyFile) {
@@ -89,7 +89,7 @@ TEST_F(JournalTest, MigratesAnEmptyFile) {
     EXPECT_EQ(journal.add_rows({new_row(1, "a")}, at_ms(0)).value(), 1u);
   }
   RawDb raw(file());
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 1);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
   EXPECT_EQ(raw.integer("SELECT count(*) FROM rows"), 1);
 }
 
@@ -101,7 +101,7 @@ TEST_F(JournalTest, MigratesAnEmptyDatabaseAtVersionZero) {
   Journal journal = open_journal();
   EXPECT_EQ(*journal.get_meta("campaign_id"), std::optional<std::string>(k_campaign));
   RawDb raw(file());
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 1);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
 }
 
 TEST_F(JournalTest, RefusesAJournalOfANewerSchema) {
@@ -115,7 +115,7 @@ TEST_F(JournalTest, RefusesAJournalOfANewerSchema) {
   EXPECT_EQ(journal.error().kind, core::ErrorKind::config);
   EXPECT_EQ(journal.error().message,
             "journal " + file().string() +
-                " was written by a newer pecbatch (schema 7, this one knows 1)");
+                " was written by a newer pecbatch (schema 7, this one knows 2)");
   RawDb raw(file());
   EXPECT_EQ(raw.integer("PRAGMA user_version"), 7);
 }

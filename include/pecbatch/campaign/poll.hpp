@@ -1,0 +1,100 @@
+#pragma once
+
+#include <pecbatch/config/campaign.hpp>
+#include <pecbatch/core/clock.hpp>
+#include <pecbatch/core/result.hpp>
+#include <pecbatch/journal/journal.hpp>
+#include <pecbatch/receipts/mailbox.hpp>
+#include <pecbatch/receipts/signature.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+// The receipt poller: reads the sender's mailbox, archives every message,
+// and moves each row along the receipt state machine (docs/polling.md).
+namespace pecbatch::campaign {
+
+struct PollOptions {
+  // Keep polling until every sent row is final, or `timeout`.
+  bool until_final = false;
+  std::chrono::milliseconds timeout{0};  // 0 = no limit (until_final only)
+  // A fixed wait between passes; otherwise 2 s, doubling up to 60 s.
+  std::optional<std::chrono::milliseconds> interval;
+};
+
+// What the passes saw, summed.
+struct PollCounts {
+  std::uint64_t passes = 0;
+  std::uint64_t fetched = 0;       // messages fetched and archived
+  std::uint64_t already_seen = 0;  // UIDs already recorded (not fetched again)
+  std::uint64_t duplicates = 0;    // same bytes already recorded under another UID
+  std::uint64_t receipts = 0;      // valid receipts matched to a row
+  std::uint64_t applied = 0;       // row state changes
+  std::uint64_t untrusted = 0;     // receipts whose signature is not valid
+  std::uint64_t unmatched = 0;     // valid receipts matching no row (or another recipient)
+  std::uint64_t other = 0;         // envelopes, anomalies, ordinary mail, unreadable
+  std::uint64_t vanished = 0;      // UIDs gone before they could be fetched
+};
+
+struct PollReport {
+  PollCounts counts;
+  std::map<journal::State, std::uint64_t> states;  // all rows, after the last pass
+  std::uint64_t pending = 0;       // sent rows not yet in a final state
+  bool interrupted = false;
+  bool timed_out = false;
+};
+
+// Receives what happens during a poll (notices: UIDVALIDITY changes,
+// untrusted receipts, transient failures between passes).
+class PollObserver {
+public:
+  virtual ~PollObserver() = default;
+  virtual void on_notice(const std::string& /*text*/) {}
+  virtual void on_pass(const PollCounts& /*counts*/, std::uint64_t /*pending*/) {}
+};
+
+using MailboxFactory = std::function<std::unique_ptr<receipts::Mailbox>()>;
+
+struct PollDeps {
+  MailboxFactory mailbox;
+  // Verifies receipt signatures; when null, the OpenSSL verifier trusting
+  // the system CAs plus account.ca_file is used.
+  const receipts::SignatureVerifier* verifier = nullptr;
+  core::Clock* clock = nullptr;
+  PollObserver* observer = nullptr;
+  const std::atomic<bool>* stop = nullptr;  // set on SIGINT/SIGTERM
+};
+
+// The rows that wait for receipts: sent (submitted, uncertain) or not yet
+// final (accepted, delayed).
+bool is_awaiting_receipts(journal::State state);
+
+// IMAP settings for the campaign's account.
+receipts::ImapSettings imap_settings(const config::Campaign& campaign, std::string password);
+
+// Where receipts of a row, and messages matching no row, are archived.
+std::filesystem::path receipts_dir(const config::Campaign& campaign,
+                                   const std::string& message_id);
+std::filesystem::path unmatched_dir(const config::Campaign& campaign);
+
+// Polls the campaign's mailbox (see docs/polling.md): locks the campaign,
+// opens its journal, and for each message not seen yet fetches it, archives
+// its exact bytes, verifies it, records it (once per UIDVALIDITY/UID) and,
+// for a valid receipt of one of our rows, applies the state machine. One
+// pass, or passes until every sent row is final (`until_final`).
+//
+// Fails with `config` when the campaign has no journal yet (nothing sent),
+// `transient` when it is locked by another run or the mailbox cannot be
+// reached (single pass), `auth`/`tls`/`config` on a login, certificate or
+// settings problem, `io` for local files.
+core::Result<PollReport> poll_campaign(const config::Campaign& campaign,
+                                       const PollOptions& options, const PollDeps& deps);
+
+} // namespace pecbatch::campaign

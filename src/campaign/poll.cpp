@@ -1,0 +1,416 @@
+#include <pecbatch/campaign/poll.hpp>
+
+#include <pecbatch/campaign/lock.hpp>
+#include <pecbatch/campaign/send.hpp>
+#include <pecbatch/core/file.hpp>
+#include <pecbatch/core/hash.hpp>
+#include <pecbatch/core/strings.hpp>
+#include <pecbatch/receipts/message.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace pecbatch::campaign {
+
+using core::ErrorKind;
+using core::make_error;
+using journal::State;
+using receipts::Kind;
+using receipts::MessageClass;
+
+namespace {
+
+constexpr auto k_first_interval = std::chrono::milliseconds(2'000);
+constexpr auto k_max_interval = std::chrono::milliseconds(60'000);
+// Waits are sliced so that a signal is noticed quickly.
+constexpr auto k_sleep_slice = std::chrono::milliseconds(200);
+
+// The label of a message in its archive file name.
+std::string kind_label(const receipts::ParsedMessage* message) {
+  if (message == nullptr) {
+    return "unreadable";
+  }
+  if (message->kind) {
+    return receipts::to_string(*message->kind);
+  }
+  return receipts::to_string(message->message_class);
+}
+
+// "5.1.1" from "5.1.1 - indirizzo non valido"; "" when the text does not
+// start with an RFC 3463 code.
+std::string enhanced_code(const std::string& errore_esteso) {
+  const auto end = errore_esteso.find_first_of(" \t");
+  const std::string token = errore_esteso.substr(0, end);
+  int dots = 0;
+  for (const char c : token) {
+    if (c == '.') {
+      ++dots;
+    } else if (std::isdigit(static_cast<unsigned char>(c)) == 0) {
+      return "";
+    }
+  }
+  return dots == 2 && !token.empty() && token.front() != '.' ? token : "";
+}
+
+bool is_external(const receipts::Daticert& daticert, const std::string& address) {
+  return std::any_of(daticert.destinatari.begin(), daticert.destinatari.end(),
+                     [&](const receipts::Recipient& r) {
+                       return core::iequals_ascii(r.address, address) &&
+                              core::iequals_ascii(r.tipo, "esterno");
+                     });
+}
+
+// What a valid receipt does to `row` (PROTOCOL.md §7.5); nullopt when it
+// does nothing (presa-in-carico, or another recipient's notice).
+std::optional<journal::ReceiptEffect> effect_of(const receipts::ParsedMessage& message,
+                                                const journal::RowRecord& row) {
+  if (!message.kind || !message.daticert) {
+    return std::nullopt;
+  }
+  const auto& d = *message.daticert;
+  const std::string consegna = d.consegna.value_or("");
+  const std::string errore = d.errore.value_or("");
+  const std::string esteso = d.errore_esteso.value_or("");
+  journal::ReceiptEffect effect;
+  effect.row_id = row.id;
+  effect.detail = std::string("receipt ") + receipts::to_string(*message.kind);
+  if (!d.identificativo.value_or("").empty()) {
+    effect.detail += " " + *d.identificativo;
+  }
+  auto set_error_text = [&] {
+    if (!esteso.empty() || (!errore.empty() && errore != "nessuno")) {
+      effect.text = errore.empty() ? esteso : esteso.empty() ? errore : errore + ": " + esteso;
+      effect.enhanced = enhanced_code(esteso);
+    }
+  };
+  // Per-recipient notices must name this row's recipient.
+  auto for_this_recipient = [&] { return core::iequals_ascii(consegna, row.address); };
+  switch (*message.kind) {
+  case Kind::accettazione:
+    effect.steps.push_back(State::accepted);
+    if (is_external(d, row.address)) {
+      effect.steps.push_back(State::sent_external);
+    }
+    break;
+  case Kind::non_accettazione:
+    effect.steps.push_back(State::rejected);
+    set_error_text();
+    break;
+  case Kind::avvenuta_consegna:
+    if (!for_this_recipient()) {
+      return std::nullopt;
+    }
+    effect.steps.push_back(State::delivered);
+    break;
+  case Kind::errore_consegna:
+    if (!for_this_recipient()) {
+      return std::nullopt;
+    }
+    effect.steps.push_back(State::delivery_failed);
+    set_error_text();
+    break;
+  case Kind::preavviso_errore_consegna:
+    if (!for_this_recipient()) {
+      return std::nullopt;
+    }
+    // The 24 h notice says 5.x (final), the 12 h one 4.x (PROTOCOL.md §7.4).
+    effect.steps.push_back(esteso.starts_with("5.") ? State::failed_timeout
+                                                     : State::delayed);
+    set_error_text();
+    break;
+  default:
+    return std::nullopt;
+  }
+  return effect;
+}
+
+class Poller {
+public:
+  Poller(const config::Campaign& campaign, const PollDeps& deps, journal::Journal& journal,
+         const receipts::SignatureVerifier& verifier)
+      : m_campaign(campaign), m_deps(deps), m_journal(journal), m_verifier(verifier) {}
+
+  bool stopping() const { return m_deps.stop != nullptr && m_deps.stop->load(); }
+
+  void notice(const std::string& text) {
+    if (m_deps.observer != nullptr) {
+      m_deps.observer->on_notice(text);
+    }
+  }
+
+  PollCounts& counts() { return m_counts; }
+
+  // One pass over the new messages of the mailbox.
+  core::Status pass() {
+    if (!m_mailbox) {
+      m_mailbox = m_deps.mailbox();
+      if (!m_mailbox) {
+        return make_error(ErrorKind::internal, "no mailbox");
+      }
+    }
+    ++m_counts.passes;
+    PB_TRY_ASSIGN(const auto status, m_mailbox->select());
+    PB_TRY_ASSIGN(auto cursor, m_journal.mailbox_cursor());
+    if (!cursor || cursor->uidvalidity != status.uidvalidity) {
+      if (cursor) {
+        notice("the mailbox's UIDVALIDITY changed (" + std::to_string(cursor->uidvalidity) +
+               " -> " + std::to_string(status.uidvalidity) +
+               "): reading it again from the start; receipts already recorded are not "
+               "counted twice");
+      }
+      cursor = journal::MailboxCursor{status.uidvalidity, 0};
+      PB_TRY(m_journal.set_mailbox_cursor(*cursor));
+    }
+    PB_TRY_ASSIGN(const auto uids, m_mailbox->uids_since(cursor->last_uid));
+    for (const std::uint64_t uid : uids) {
+      if (stopping()) {
+        return core::Ok{};
+      }
+      PB_TRY(handle(status.uidvalidity, uid));
+    }
+    return core::Ok{};
+  }
+
+  void drop_mailbox() { m_mailbox.reset(); }
+
+private:
+  core::Status handle(std::uint64_t uidvalidity, std::uint64_t uid) {
+    PB_TRY_ASSIGN(const bool seen, m_journal.has_receipt(uidvalidity, uid));
+    if (seen) {
+      ++m_counts.already_seen;
+      return m_journal.set_mailbox_cursor({uidvalidity, uid});
+    }
+    auto fetched = m_mailbox->fetch(uid);
+    if (!fetched.ok()) {
+      if (fetched.error().kind == ErrorKind::permanent) {
+        // Expunged between SEARCH and FETCH: nothing to keep.
+        ++m_counts.vanished;
+        notice("message UID " + std::to_string(uid) + " vanished before it was read: " +
+               fetched.error().message);
+        return m_journal.set_mailbox_cursor({uidvalidity, uid});
+      }
+      return fetched.error();
+    }
+    std::string bytes = std::move(*fetched);
+    ++m_counts.fetched;
+
+    journal::ReceiptRecord record;
+    record.uid = uid;
+    record.uidvalidity = uidvalidity;
+    record.sha256 = core::sha256_hex(bytes);
+    record.at = m_deps.clock->now();
+
+    auto parsed = receipts::parse_message(bytes);
+    const receipts::ParsedMessage* message = parsed.ok() ? &*parsed : nullptr;
+    std::optional<journal::RowRecord> row;
+    if (message != nullptr && message->msgid) {
+      PB_TRY_ASSIGN(row, m_journal.find_by_message_id(*message->msgid));
+    }
+
+    // The archive: under the row's evidence when the message names one of
+    // our Message-IDs (never a path built from an unknown id).
+    const auto dir = row ? receipts_dir(m_campaign, row->message_id) : unmatched_dir(m_campaign);
+    const auto file = dir / (std::to_string(uidvalidity) + "-" + std::to_string(uid) + "-" +
+                             kind_label(message) + ".eml");
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return make_error(ErrorKind::io, dir.string() + ": " + ec.message());
+    }
+    PB_TRY(core::write_file_atomic(file, bytes));
+    record.file = file.lexically_relative(m_campaign.output_dir).generic_string();
+
+    std::optional<journal::ReceiptEffect> effect;
+    if (message == nullptr) {
+      ++m_counts.other;
+      notice("message UID " + std::to_string(uid) + " is not a mail message (" +
+             parsed.error().message + "); kept in " + file.string());
+    } else {
+      const auto report = m_verifier.verify(*message);
+      record.signature = receipts::to_string(report.status);
+      record.kind = message->kind ? receipts::to_string(*message->kind) : "";
+      record.message_id = message->msgid.value_or("");
+      if (message->daticert) {
+        const auto& d = *message->daticert;
+        record.identificativo = d.identificativo.value_or("");
+        record.consegna = d.consegna.value_or("");
+        record.errore = d.errore.value_or("");
+        record.errore_esteso = d.errore_esteso.value_or("");
+        record.time = d.time.value_or("");
+      }
+      if (row) {
+        record.row_id = row->id;
+      }
+      PB_TRY_ASSIGN(const bool duplicate, m_journal.has_receipt_sha256(record.sha256));
+      if (message->message_class != MessageClass::receipt) {
+        ++m_counts.other;
+      } else if (report.status != receipts::SignatureStatus::valid) {
+        ++m_counts.untrusted;
+        notice("receipt UID " + std::to_string(uid) + " (" + kind_label(message) +
+               ") ignored: signature " + record.signature +
+               (report.reason.empty() ? "" : " (" + report.reason + ")") + "; kept in " +
+               file.string());
+      } else if (duplicate) {
+        ++m_counts.duplicates;
+      } else if (!row) {
+        ++m_counts.unmatched;
+      } else {
+        effect = effect_of(*message, *row);
+        if (effect) {
+          ++m_counts.receipts;
+        } else if (message->kind != Kind::presa_in_carico) {
+          ++m_counts.unmatched;
+        }
+      }
+    }
+    PB_TRY_ASSIGN(const auto outcome, m_journal.record_receipt(record, effect));
+    if (!outcome.recorded) {
+      ++m_counts.already_seen;  // another process got there first
+    }
+    m_counts.applied += outcome.applied.size();
+    return core::Ok{};
+  }
+
+  const config::Campaign& m_campaign;
+  const PollDeps& m_deps;
+  journal::Journal& m_journal;
+  const receipts::SignatureVerifier& m_verifier;
+  std::unique_ptr<receipts::Mailbox> m_mailbox;
+  PollCounts m_counts;
+};
+
+core::Result<std::uint64_t> pending_rows(journal::Journal& journal) {
+  PB_TRY_ASSIGN(const auto counts, journal.counts());
+  std::uint64_t pending = 0;
+  for (const auto& [state, n] : counts) {
+    if (is_awaiting_receipts(state)) {
+      pending += n;
+    }
+  }
+  return pending;
+}
+
+// Errors worth another pass later (network, server busy); the others stop.
+bool retry_later(const core::Error& error) {
+  return error.kind == ErrorKind::transient || error.kind == ErrorKind::protocol;
+}
+
+} // namespace
+
+bool is_awaiting_receipts(State state) {
+  switch (state) {
+  case State::submitted:
+  case State::uncertain:
+  case State::accepted:
+  case State::delayed:
+    return true;
+  default:
+    return false;
+  }
+}
+
+receipts::ImapSettings imap_settings(const config::Campaign& campaign, std::string password) {
+  receipts::ImapSettings settings;
+  const auto& account = campaign.account;
+  settings.host = account.imap_host;
+  settings.security = account.imap_security == config::Security::starttls
+                          ? receipts::ImapSecurity::starttls
+                          : receipts::ImapSecurity::tls;
+  settings.port = account.imap_port != 0
+                      ? account.imap_port
+                      : (settings.security == receipts::ImapSecurity::tls ? 993 : 143);
+  settings.username = account.username.empty() ? account.address : account.username;
+  settings.password = std::move(password);
+  settings.ca_file = account.ca_file;
+  settings.connect_timeout = std::chrono::seconds(campaign.send.connect_timeout_seconds);
+  settings.transfer_timeout = std::chrono::seconds(campaign.send.timeout_seconds);
+  return settings;
+}
+
+std::filesystem::path receipts_dir(const config::Campaign& campaign,
+                                   const std::string& message_id) {
+  return evidence_dir(campaign, message_id) / "receipts";
+}
+
+std::filesystem::path unmatched_dir(const config::Campaign& campaign) {
+  return campaign.output_dir / "evidence" / "_unmatched";
+}
+
+core::Result<PollReport> poll_campaign(const config::Campaign& campaign,
+                                       const PollOptions& options, const PollDeps& deps) {
+  if (!deps.mailbox || deps.clock == nullptr) {
+    return make_error(ErrorKind::internal, "poll_campaign: missing dependencies");
+  }
+  const auto journal_file = journal_path(campaign);
+  if (!std::filesystem::exists(journal_file)) {
+    return make_error(ErrorKind::config, "campaign " + core::quote(campaign.id) +
+                                             " has no journal yet (" + journal_file.string() +
+                                             "): nothing was sent, run 'pecbatch send' first");
+  }
+  PB_TRY_ASSIGN(auto lock, CampaignLock::acquire(campaign.output_dir));
+  PB_TRY_ASSIGN(auto journal, journal::Journal::open(journal_file, campaign.id));
+
+  std::unique_ptr<receipts::SignatureVerifier> own_verifier;
+  const receipts::SignatureVerifier* verifier = deps.verifier;
+  if (verifier == nullptr) {
+    receipts::TrustOptions trust;
+    if (campaign.account.ca_file) {
+      trust.ca_files.push_back(*campaign.account.ca_file);
+    }
+    PB_TRY_ASSIGN(own_verifier, receipts::make_openssl_verifier(trust));
+    verifier = own_verifier.get();
+  }
+
+  Poller poller(campaign, deps, journal, *verifier);
+  PollReport report;
+  const auto start = deps.clock->now();
+  auto interval = options.interval.value_or(k_first_interval);
+  for (;;) {
+    auto status = poller.pass();
+    if (!status.ok()) {
+      if (!options.until_final || !retry_later(status.error())) {
+        return status.error();
+      }
+      poller.notice("poll failed, trying again later: " + status.error().message);
+      poller.drop_mailbox();
+    }
+    PB_TRY_ASSIGN(report.pending, pending_rows(journal));
+    if (deps.observer != nullptr) {
+      deps.observer->on_pass(poller.counts(), report.pending);
+    }
+    if (poller.stopping()) {
+      report.interrupted = true;
+      break;
+    }
+    if (!options.until_final || report.pending == 0) {
+      break;
+    }
+    auto wait = interval;
+    if (options.timeout.count() > 0) {
+      const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deps.clock->now() - start);
+      if (elapsed >= options.timeout) {
+        report.timed_out = true;
+        break;
+      }
+      wait = std::min(wait, options.timeout - elapsed);
+    }
+    while (wait.count() > 0 && !poller.stopping()) {
+      const auto slice = std::min(wait, std::chrono::milliseconds(k_sleep_slice));
+      deps.clock->sleep_for(slice);
+      wait -= slice;
+    }
+    if (poller.stopping()) {
+      report.interrupted = true;
+      break;
+    }
+    if (!options.interval) {
+      interval = std::min(interval * 2, std::chrono::milliseconds(k_max_interval));
+    }
+  }
+  report.counts = poller.counts();
+  PB_TRY_ASSIGN(report.states, journal.counts());
+  return report;
+}
+
+} // namespace pecbatch::campaign

@@ -1,0 +1,194 @@
+// pecbatch poll CAMPAIGN: reads the provider's receipts from the sender's
+// mailbox, archives them, and moves each row along the receipt states.
+
+#include "command.hpp"
+#include "exit_codes.hpp"
+#include "output.hpp"
+
+#include <pecbatch/campaign/poll.hpp>
+#include <pecbatch/campaign/send.hpp>
+#include <pecbatch/core/clock.hpp>
+#include <pecbatch/core/strings.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+namespace pecbatch::cli {
+
+namespace {
+
+struct PollOptions {
+  CampaignOptions campaign;
+  bool until_final = false;
+  std::string timeout;
+  std::string interval;
+  bool quiet = false;
+  bool trace = false;
+};
+
+std::atomic<bool> g_poll_stop{false};
+
+extern "C" void on_poll_stop_signal(int signal_number) {
+  g_poll_stop.store(true);
+  // A second signal ends the process at once (the journal is crash-safe).
+  std::signal(signal_number, SIG_DFL);
+}
+
+// Installs SIGINT/SIGTERM handlers for the lifetime of the object.
+class StopSignals {
+public:
+  StopSignals() {
+    g_poll_stop.store(false);
+    m_int = std::signal(SIGINT, on_poll_stop_signal);
+    m_term = std::signal(SIGTERM, on_poll_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, m_int);
+    std::signal(SIGTERM, m_term);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+private:
+  void (*m_int)(int);
+  void (*m_term)(int);
+};
+
+// "90", "90s", "500ms", "2m", "1h" -> milliseconds; throws a config error.
+std::chrono::milliseconds parse_duration_or_throw(const std::string& option,
+                                                  const std::string& text) {
+  std::uint64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const std::string unit(ptr, text.data() + text.size());
+  std::uint64_t factor = 0;
+  if (unit.empty() || unit == "s") {
+    factor = 1000;
+  } else if (unit == "ms") {
+    factor = 1;
+  } else if (unit == "m" || unit == "min") {
+    factor = 60'000;
+  } else if (unit == "h") {
+    factor = 3'600'000;
+  }
+  if (ec != std::errc() || ptr == text.data() || factor == 0 || value > 1'000'000'000) {
+    throw core::Fatal(core::make_error(
+        core::ErrorKind::config,
+        option + ": " + core::quote(text) + " is not a duration (e.g. 90s, 500ms, 10m, 2h)"));
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(value * factor));
+}
+
+class PollConsole final : public campaign::PollObserver {
+public:
+  explicit PollConsole(bool quiet) : m_quiet(quiet) {}
+  void on_notice(const std::string& text) override { print_warning(text); }
+  void on_pass(const campaign::PollCounts& counts, std::uint64_t pending) override {
+    if (!m_quiet) {
+      std::cerr << "poll: pass " << counts.passes << ": " << counts.fetched
+                << " new messages so far, " << pending << " rows awaiting receipts\n";
+    }
+  }
+
+private:
+  bool m_quiet;
+};
+
+int run_poll(const PollOptions& options) {
+  const auto campaign = load_campaign_or_throw(options.campaign);
+  campaign::PollOptions poll;
+  poll.until_final = options.until_final;
+  if (!options.timeout.empty()) {
+    poll.timeout = parse_duration_or_throw("--timeout", options.timeout);
+  }
+  if (!options.interval.empty()) {
+    poll.interval = parse_duration_or_throw("--interval", options.interval);
+    if (poll.interval->count() <= 0) {
+      throw core::Fatal(
+          core::make_error(core::ErrorKind::config, "--interval: must be more than 0"));
+    }
+  }
+  if (campaign.account.imap_host.empty()) {
+    throw core::Fatal(core::make_error(
+        core::ErrorKind::config,
+        "account.imap_host: not set, and profile " + campaign.profile->name +
+            " does not know the provider's IMAP host"));
+  }
+  // Fails early on a missing or unsafe password source.
+  auto settings =
+      campaign::imap_settings(campaign, config::resolve_password(campaign.account).value_or_throw());
+  if (options.trace) {
+    settings.trace = [](const std::string& line) { std::cerr << "imap: " << line << '\n'; };
+  }
+
+  core::SystemClock clock;
+  PollConsole console(options.quiet);
+  StopSignals signals;
+  campaign::PollDeps deps;
+  deps.mailbox = [settings] { return receipts::make_curl_mailbox(settings); };
+  deps.clock = &clock;
+  deps.observer = &console;
+  deps.stop = &g_poll_stop;
+
+  const auto report = campaign::poll_campaign(campaign, poll, deps).value_or_throw();
+  const auto& c = report.counts;
+  std::cout << "campaign    " << campaign.id << " (journal "
+            << campaign::journal_path(campaign).string() << ")\n"
+            << "mailbox     " << c.fetched << " new messages in " << c.passes
+            << (c.passes == 1 ? " pass" : " passes") << ": " << c.receipts
+            << " receipts matched, " << c.applied << " state changes, " << c.untrusted
+            << " untrusted, " << c.unmatched << " unmatched, " << c.other
+            << " not receipts, " << c.duplicates << " duplicates\n";
+  std::cout << "all rows   ";
+  for (const auto& [state, n] : report.states) {
+    std::cout << " " << journal::to_string(state) << "=" << n;
+  }
+  std::cout << "\n";
+  if (c.untrusted > 0) {
+    print_warning(std::to_string(c.untrusted) +
+                  " receipts with a signature that is not valid changed nothing; they are "
+                  "kept under evidence/ (check account.ca_file)");
+  }
+  if (report.interrupted) {
+    print_warning("interrupted: the journal is up to date; run again to continue");
+    return k_exit_interrupted;
+  }
+  if (report.pending > 0) {
+    std::cout << "pending     " << report.pending << " rows still await receipts"
+              << (report.timed_out ? " (timeout reached)" : "") << "\n";
+    return k_exit_temp;
+  }
+  return k_exit_ok;
+}
+
+} // namespace
+
+void setup_poll(CLI::App& app, Command& command) {
+  auto options = std::make_shared<PollOptions>();
+  auto* sub = app.add_subcommand(
+      "poll", "Read the provider's receipts from the mailbox and update each row");
+  add_campaign_options(*sub, options->campaign);
+  sub->add_flag("--until-final", options->until_final,
+                "Keep polling until every sent row has a final state (or --timeout)");
+  sub->add_option("--timeout", options->timeout,
+                  "With --until-final: stop after this long, e.g. 60s, 30m, 26h")
+      ->type_name("DURATION");
+  sub->add_option("--interval", options->interval,
+                  "Fixed wait between passes (default: 2s, doubling up to 60s)")
+      ->type_name("DURATION");
+  sub->add_flag("--quiet,-q", options->quiet, "No progress output");
+  sub->add_flag("--trace", options->trace,
+                "Show the IMAP commands on stderr (login redacted, messages omitted)");
+  sub->footer(
+      "Every message is archived unchanged under OUTPUT_DIR/evidence/; only receipts "
+      "with a valid signature change a row. Running it again never counts a receipt "
+      "twice.\n"
+      "Exit status: 0 every sent row final, 75 rows still pending (or campaign locked, "
+      "mailbox unreachable), 78 configuration or authentication, 69 TLS failure, "
+      "130 interrupted.");
+  sub->callback([options, &command] { command = [options] { return run_poll(*options); }; });
+}
+
+} // namespace pecbatch::cli

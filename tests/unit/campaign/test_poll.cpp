@@ -1,0 +1,365 @@
+// The receipt poller on a FakeMailbox: matching, the state machine,
+// deduplication, untrusted receipts, the cursor and UIDVALIDITY changes.
+
+#include <pecbatch/campaign/poll.hpp>
+#include <pecbatch/campaign/send.hpp>
+
+#include "fakes/fake_clock.hpp"
+#include "fakes/fake_mailbox.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace pecbatch;
+using journal::State;
+using pecbatch::test::FakeClock;
+using pecbatch::test::FakeMailbox;
+
+namespace {
+
+// Valid unless the message says otherwise (synthetic receipts carry no
+// real signature).
+class FakeVerifier final : public receipts::SignatureVerifier {
+public:
+  receipts::SignatureReport verify(const receipts::ParsedMessage& message) const override {
+    receipts::SignatureReport report;
+    if (message.raw.find("X-Test-Signature: invalid") != std::string::npos) {
+      report.status = receipts::SignatureStatus::invalid;
+      report.reason = "content digest mismatch (test)";
+    } else {
+      report.status = receipts::SignatureStatus::valid;
+    }
+    return report;
+  }
+};
+
+struct Recipient {
+  Recipient(std::string a, std::string t = "certificato")  // NOLINT: implicit on purpose
+      : address(std::move(a)), tipo(std::move(t)) {}
+  std::string address;
+  std::string tipo;
+};
+
+struct Spec {
+  std::string kind;  // X-Ricevuta / daticert tipo
+  std::string msgid;
+  std::string consegna;
+  std::string errore = "nessuno";
+  std::string esteso;
+  std::vector<Recipient> destinatari;
+  std::string extra_headers;
+  std::string identificativo = "opec.1@pec.test";
+};
+
+std::string receipt(const Spec& s);
+
+// A synthetic receipt (see Spec).
+std::string rcpt(std::string kind, std::string msgid, std::string consegna = "",
+                 std::string errore = "nessuno", std::string esteso = "",
+                 std::vector<Recipient> destinatari = {}, std::string extra_headers = "") {
+  Spec s;
+  s.kind = std::move(kind);
+  s.msgid = std::move(msgid);
+  s.consegna = std::move(consegna);
+  s.errore = std::move(errore);
+  s.esteso = std::move(esteso);
+  s.destinatari = std::move(destinatari);
+  s.extra_headers = std::move(extra_headers);
+  return receipt(s);
+}
+
+std::string receipt(const Spec& s) {
+  std::string m = "From: \"Per conto di: a@pec.test\" <posta-certificata@pec.test>\r\n"
+                  "To: a@pec.test\r\nSubject: " + s.kind + ": test\r\n"
+                  "X-Ricevuta: " + s.kind + "\r\nX-Riferimento-Message-ID: <" + s.msgid +
+                  ">\r\n" + s.extra_headers +
+                  "Date: Mon, 1 Jan 2024 10:00:00 +0100\r\nMIME-Version: 1.0\r\n"
+                  "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n"
+                  "Content-Type: text/plain\r\n\r\ntesto\r\n--b1\r\n"
+                  "Content-Type: application/xml; name=\"daticert.xml\"\r\n"
+                  "Content-Disposition: attachment; filename=\"daticert.xml\"\r\n\r\n"
+                  "<?xml version=\"1.0\"?><postacert tipo=\"" + s.kind + "\" errore=\"" +
+                  s.errore + "\"><intestazione><mittente>a@pec.test</mittente>";
+  for (const auto& r : s.destinatari) {
+    m += "<destinatari tipo=\"" + r.tipo + "\">" + r.address + "</destinatari>";
+  }
+  m += "<risposte>a@pec.test</risposte><oggetto>test</oggetto></intestazione><dati>"
+       "<gestore-emittente>G</gestore-emittente><data zona=\"+0100\"><giorno>01/01/2024"
+       "</giorno><ora>10:00:00</ora></data><identificativo>" + s.identificativo +
+       "</identificativo><msgid>&lt;" + s.msgid + "&gt;</msgid>";
+  if (!s.consegna.empty()) {
+    m += "<consegna>" + s.consegna + "</consegna>";
+  }
+  if (!s.esteso.empty()) {
+    m += "<errore-esteso>" + s.esteso + "</errore-esteso>";
+  }
+  m += "</dati></postacert>\r\n--b1--\r\n";
+  return m;
+}
+
+class PollTest : public pecbatch::test::TempDirTest {
+protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    m_campaign.id = "c1";
+    m_campaign.output_dir = dir() / "out";
+    std::filesystem::create_directories(m_campaign.output_dir);
+  }
+
+  // Adds a row and brings it to `submitted`; returns its Message-ID.
+  std::string add_row(std::uint64_t row, const std::string& address,
+                      std::string message_id = {}) {
+    if (message_id.empty()) {
+      message_id = "pecbatch.c1.row" + std::to_string(row) + ".1@pec.test";
+    }
+    auto journal = open();
+    EXPECT_EQ(journal.add_rows({{row, address, message_id, "x"}}, m_clock.now()).value(), 1u);
+    const auto id = journal.find_by_message_id(message_id).value()->id;
+    for (State s : {State::sending, State::submitting, State::submitted}) {
+      journal::Transition t;
+      t.at = m_clock.now();
+      EXPECT_TRUE(journal.transition(id, s, t).ok());
+    }
+    return message_id;
+  }
+
+  journal::Journal open() {
+    return journal::Journal::open(campaign::journal_path(m_campaign), m_campaign.id).value();
+  }
+
+  State state_of(const std::string& message_id) {
+    return open().find_by_message_id(message_id).value()->state;
+  }
+
+  core::Result<campaign::PollReport> poll(campaign::PollOptions options = {},
+                                          bool real_verifier = false) {
+    campaign::PollDeps deps;
+    deps.mailbox = [this] { return m_mailbox.make(); };
+    deps.verifier = real_verifier ? nullptr : &m_verifier;
+    deps.clock = &m_clock;
+    return campaign::poll_campaign(m_campaign, options, deps);
+  }
+
+  config::Campaign m_campaign;
+  FakeMailbox m_mailbox;
+  FakeClock m_clock;
+  FakeVerifier m_verifier;
+};
+
+} // namespace
+
+TEST_F(PollTest, AppliesTheStateMachineForEachKindOfReceipt) {
+  const auto delivered = add_row(1, "ok@pec.test");
+  const auto nodest = add_row(2, "nodest@pec.test");
+  const auto external = add_row(3, "someone@example.com");
+  const auto late = add_row(4, "ritardo@pec.test");
+  const auto refused = add_row(5, "rifiuto@pec.test");
+  const auto warned = add_row(6, "lento@pec.test");
+  // A consegna may come before the accettazione.
+  m_mailbox.add(rcpt("avvenuta-consegna", delivered, "OK@PEC.TEST"));
+  m_mailbox.add(rcpt("accettazione", delivered, "", "nessuno", "", {{"ok@pec.test"}}));
+  m_mailbox.add(rcpt("accettazione", nodest, "", "nessuno", "", {{"nodest@pec.test"}}));
+  m_mailbox.add(rcpt("errore-consegna", nodest, "nodest@pec.test", "no-dest",
+                         "5.1.1 - indirizzo non valido"));
+  m_mailbox.add(rcpt("accettazione", external, "", "nessuno", "",
+                     {{"someone@example.com", "esterno"}}));
+  m_mailbox.add(rcpt("accettazione", late, "", "nessuno", "", {{"ritardo@pec.test"}}));
+  m_mailbox.add(rcpt("preavviso-errore-consegna", late, "ritardo@pec.test", "altro",
+                         "4.4.7 - prime dodici ore"));
+  m_mailbox.add(rcpt("preavviso-errore-consegna", late, "ritardo@pec.test", "altro",
+                         "5.4.1 - prime ventiquattro ore"));
+  m_mailbox.add(rcpt("non-accettazione", refused, "", "altro", "5.7.1 - rifiutato"));
+  m_mailbox.add(rcpt("preavviso-errore-consegna", warned, "lento@pec.test", "altro",
+                         "4.4.7 - prime dodici ore"));
+
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(delivered), State::delivered);
+  EXPECT_EQ(state_of(nodest), State::delivery_failed);
+  EXPECT_EQ(state_of(external), State::sent_external);
+  EXPECT_EQ(state_of(late), State::failed_timeout);
+  EXPECT_EQ(state_of(refused), State::rejected);
+  EXPECT_EQ(state_of(warned), State::delayed);
+  EXPECT_EQ(report->counts.fetched, 10u);
+  EXPECT_EQ(report->counts.receipts, 10u);
+  EXPECT_EQ(report->pending, 1u);  // lento: delayed
+  const auto row = open().find_by_message_id(nodest).value();
+  EXPECT_EQ(row->last_text, "no-dest: 5.1.1 - indirizzo non valido");
+  EXPECT_EQ(row->last_enhanced, "5.1.1");
+
+  // Evidence: the exact bytes, under the row's directory.
+  const auto file = campaign::receipts_dir(m_campaign, delivered) / "1-1-avvenuta-consegna.eml";
+  EXPECT_EQ(pecbatch::test::slurp(file), m_mailbox.state().messages.at(1));
+
+  // A late consegna wins over the 24 h notice... and the 12 h warning.
+  m_mailbox.add(rcpt("avvenuta-consegna", late, "ritardo@pec.test"));
+  m_mailbox.add(rcpt("avvenuta-consegna", warned, "lento@pec.test"));
+  report = poll();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(state_of(late), State::delivered);
+  EXPECT_EQ(state_of(warned), State::delivered);
+  EXPECT_EQ(report->pending, 0u);
+}
+
+TEST_F(PollTest, UntrustedReceiptsAndOtherRecipientsChangeNothing) {
+  const auto mid = add_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("avvenuta-consegna", mid, "ok@pec.test", "nessuno", "", {},
+                         "X-Test-Signature: invalid\r\n"));
+  m_mailbox.add(rcpt("avvenuta-consegna", mid, "somebody-else@pec.test"));
+  m_mailbox.add(rcpt("avvenuta-consegna", "unknown@elsewhere", "ok@pec.test"));
+  m_mailbox.add("From: a@b\r\nX-Trasporto: errore\r\nSubject: ANOMALIA MESSAGGIO: x\r\n\r\nx\r\n");
+  m_mailbox.add("not a message");
+
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(mid), State::submitted);
+  EXPECT_EQ(report->counts.untrusted, 1u);
+  EXPECT_EQ(report->counts.unmatched, 2u);
+  EXPECT_EQ(report->counts.other, 2u);
+  EXPECT_EQ(report->counts.applied, 0u);
+  const auto receipts = open().receipts().value();
+  ASSERT_EQ(receipts.size(), 5u);
+  EXPECT_EQ(receipts[0].signature, "invalid");
+  EXPECT_EQ(receipts[0].file, "evidence/" + mid + "/receipts/1-1-avvenuta-consegna.eml");
+  EXPECT_EQ(receipts[2].file, "evidence/_unmatched/1-3-avvenuta-consegna.eml");
+  EXPECT_EQ(receipts[3].file, "evidence/_unmatched/1-4-anomaly.eml");
+  EXPECT_EQ(receipts[4].file, "evidence/_unmatched/1-5-unreadable.eml");
+  for (const auto& r : receipts) {
+    EXPECT_TRUE(std::filesystem::exists(m_campaign.output_dir / r.file)) << r.file;
+  }
+}
+
+TEST_F(PollTest, ARunAgainNeverFetchesOrCountsTwice) {
+  const auto mid = add_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("accettazione", mid, "", "nessuno", "", {{"ok@pec.test"}}));
+  ASSERT_TRUE(poll().ok());
+  EXPECT_EQ(state_of(mid), State::accepted);
+  const auto events = open().events(open().find_by_message_id(mid).value()->id).value().size();
+
+  auto again = poll();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->counts.fetched, 0u);
+  EXPECT_EQ(m_mailbox.state().fetched.size(), 1u);
+  EXPECT_EQ(open().receipts()->size(), 1u);
+  EXPECT_EQ(open().events(open().find_by_message_id(mid).value()->id)->size(), events);
+}
+
+TEST_F(PollTest, AFailureMidPassResumesWhereItStopped) {
+  const auto mid = add_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("accettazione", mid, "", "nessuno", "", {{"ok@pec.test"}}));
+  m_mailbox.add(rcpt("avvenuta-consegna", mid, "ok@pec.test"));
+  m_mailbox.state().fetch_errors.emplace(
+      2, core::make_error(core::ErrorKind::transient, "connection lost"));
+  auto first = poll();
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().kind, core::ErrorKind::transient);
+  EXPECT_EQ(state_of(mid), State::accepted);
+  EXPECT_EQ(open().mailbox_cursor().value()->last_uid, 1u);
+
+  auto second = poll();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(state_of(mid), State::delivered);
+  EXPECT_EQ(m_mailbox.state().fetched, (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(open().receipts()->size(), 2u);
+}
+
+TEST_F(PollTest, AChangedUidvalidityRereadsWithoutCountingTwice) {
+  const auto mid = add_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("accettazione", mid, "", "nessuno", "", {{"ok@pec.test"}}));
+  ASSERT_TRUE(poll().ok());
+  m_mailbox.renumber(99);
+  m_mailbox.add(rcpt("avvenuta-consegna", mid, "ok@pec.test"));
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->counts.fetched, 2u);
+  EXPECT_EQ(report->counts.duplicates, 1u);
+  EXPECT_EQ(state_of(mid), State::delivered);
+  const auto cursor = open().mailbox_cursor().value();
+  EXPECT_EQ(cursor->uidvalidity, 99u);
+  EXPECT_EQ(cursor->last_uid, 2u);
+  // One accepted event, one delivered event: nothing applied twice.
+  auto journal = open();
+  const auto id = journal.find_by_message_id(mid).value()->id;
+  const std::vector<journal::Event> events = journal.events(id).value();
+  std::size_t accepted = 0;
+  for (const auto& e : events) {
+    accepted += e.to == State::accepted ? 1 : 0;
+  }
+  EXPECT_EQ(accepted, 1u);
+}
+
+TEST_F(PollTest, UntilFinalWaitsForReceiptsThenStops) {
+  const auto mid = add_row(1, "ok@pec.test");
+  m_mailbox.state().on_select = [&](FakeMailbox::State& state) {
+    if (state.selects == 3) {
+      state.messages[state.next_uid++] =
+          rcpt("avvenuta-consegna", mid, "ok@pec.test");
+    }
+  };
+  campaign::PollOptions options;
+  options.until_final = true;
+  options.timeout = std::chrono::minutes(10);
+  auto report = poll(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_FALSE(report->timed_out);
+  EXPECT_EQ(report->pending, 0u);
+  EXPECT_EQ(report->counts.passes, 3u);
+  // 2 s, then 4 s.
+  EXPECT_EQ(m_clock.total_slept(), std::chrono::milliseconds(6'000));
+}
+
+TEST_F(PollTest, UntilFinalGivesUpAtTheTimeout) {
+  add_row(1, "ok@pec.test");
+  campaign::PollOptions options;
+  options.until_final = true;
+  options.timeout = std::chrono::seconds(100);
+  auto report = poll(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->timed_out);
+  EXPECT_EQ(report->pending, 1u);
+  EXPECT_EQ(m_clock.total_slept(), std::chrono::seconds(100));
+}
+
+TEST_F(PollTest, AuthenticationFailureStopsAtOnce) {
+  add_row(1, "ok@pec.test");
+  m_mailbox.state().select_error = core::make_error(core::ErrorKind::auth, "login refused");
+  campaign::PollOptions options;
+  options.until_final = true;
+  options.timeout = std::chrono::seconds(100);
+  auto report = poll(options);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.error().kind, core::ErrorKind::auth);
+  EXPECT_EQ(m_mailbox.state().selects, 1u);
+}
+
+TEST_F(PollTest, RefusesACampaignNeverSent) {
+  auto report = poll();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.error().kind, core::ErrorKind::config);
+}
+
+// Real receipts (Aruba, 2018), verified with the system trust store.
+TEST_F(PollTest, RealArubaReceiptsDeliverTheRow) {
+  const std::string msgid =
+      "1542123565.921546936035156.464602125997431-openerp-8-fatturapa.attachment.out@"
+      "elbati-Vostro-3550";
+  add_row(1, "l.battistini@pec.it", msgid);
+  const auto dir = pecbatch::test::data_path("receipts/OCA__l10n-italy");
+  m_mailbox.add(pecbatch::test::slurp(dir / "CONSEGNA_ IT03339130126_00009.xml.txt"));
+  m_mailbox.add(pecbatch::test::slurp(dir / "ACCETTAZIONE_ IT03339130126_00009.xml.txt"));
+  // The same consegna again (e.g. copied back into the mailbox).
+  m_mailbox.add(pecbatch::test::slurp(dir / "CONSEGNA_ IT03339130126_00009.xml.txt"));
+  auto report = poll({}, /*real_verifier=*/true);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(msgid), State::delivered);
+  EXPECT_EQ(report->counts.receipts, 2u);
+  EXPECT_EQ(report->counts.duplicates, 1u);  // the same bytes under another UID
+  const auto receipts = open().receipts().value();
+  ASSERT_EQ(receipts.size(), 3u);
+  EXPECT_EQ(receipts[0].signature, "valid");
+  EXPECT_EQ(receipts[0].kind, "avvenuta-consegna");
+  EXPECT_EQ(receipts[0].consegna, "l.battistini@pec.it");
+}
