@@ -1,5 +1,6 @@
 #include <pecbatch/campaign/poll.hpp>
 
+#include <pecbatch/campaign/evidence.hpp>
 #include <pecbatch/campaign/lock.hpp>
 #include <pecbatch/campaign/send.hpp>
 #include <pecbatch/core/file.hpp>
@@ -9,6 +10,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <set>
 
 namespace pecbatch::campaign {
 
@@ -173,7 +177,79 @@ public:
 
   void drop_mailbox() { m_mailbox.reset(); }
 
+  // The end of a pass: the no-receipt deadline (only after a pass that read
+  // the whole mailbox: unread messages may be the receipts), then the
+  // evidence manifests of the rows touched in this pass and the campaign
+  // manifest.
+  core::Status finish_pass(bool read_everything) {
+    if (read_everything) {
+      PB_TRY(apply_deadline());
+    }
+    std::map<std::int64_t, std::string> fresh;
+    for (const std::int64_t id : m_touched) {
+      PB_TRY_ASSIGN(const auto row, m_journal.get(id));
+      PB_TRY_ASSIGN(auto hash, write_row_evidence(m_campaign, m_journal, row, m_verifier));
+      fresh.emplace(id, std::move(hash));
+    }
+    m_touched.clear();
+    return write_campaign_manifest(m_campaign, m_journal, fresh, m_verifier);
+  }
+
 private:
+  // Rows submitted or accepted with no final receipt past the deadline
+  // become no_receipt. Measured from the accettazione's time when known
+  // (never earlier than the submission), else from the submission.
+  core::Status apply_deadline() {
+    const auto now = m_deps.clock->now();
+    const auto deadline = std::chrono::hours(m_campaign.poll.no_receipt_after_hours);
+    struct Candidate {
+      std::int64_t id;
+      std::string message_id;
+      State state;
+      core::TimePoint since;
+    };
+    std::vector<Candidate> candidates;
+    auto collect = [&](const journal::RowRecord& row) {
+      const auto since = row.submitted == core::TimePoint{} ? row.updated : row.submitted;
+      // The acceptance never counts before the submission: only these can
+      // be overdue.
+      if (now - since >= deadline) {
+        candidates.push_back({row.id, row.message_id, row.state, since});
+      }
+      return true;
+    };
+    PB_TRY(m_journal.for_each({State::submitted, State::accepted}, collect));
+    for (auto& c : candidates) {
+      if (c.state == State::accepted) {
+        PB_TRY_ASSIGN(const auto records, m_journal.receipts_for(c.message_id));
+        for (const auto& r : records) {
+          if (r.kind == "accettazione" && r.signature == "valid" && r.row_id == c.id) {
+            if (const auto t = parse_receipt_time(r.time)) {
+              c.since = std::max(c.since, *t);
+            }
+          }
+        }
+        if (now - c.since < deadline) {
+          continue;
+        }
+      }
+      journal::Transition t;
+      t.at = now;
+      t.detail = "no final receipt within " +
+                 std::to_string(m_campaign.poll.no_receipt_after_hours) + " h";
+      auto moved = m_journal.transition(c.id, State::no_receipt, t);
+      if (!moved.ok()) {
+        if (moved.error().kind == ErrorKind::internal) {
+          continue;  // its state changed meanwhile
+        }
+        return moved.error();
+      }
+      ++m_counts.no_receipt;
+      m_touched.insert(c.id);
+    }
+    return core::Ok{};
+  }
+
   core::Status handle(std::uint64_t uidvalidity, std::uint64_t uid) {
     PB_TRY_ASSIGN(const bool seen, m_journal.has_receipt(uidvalidity, uid));
     if (seen) {
@@ -205,6 +281,9 @@ private:
     std::optional<journal::RowRecord> row;
     if (message != nullptr && message->msgid) {
       PB_TRY_ASSIGN(row, m_journal.find_by_message_id(*message->msgid));
+    }
+    if (row) {
+      m_touched.insert(row->id);
     }
 
     // The archive: under the row's evidence when the message names one of
@@ -277,6 +356,7 @@ private:
   const receipts::SignatureVerifier& m_verifier;
   std::unique_ptr<receipts::Mailbox> m_mailbox;
   PollCounts m_counts;
+  std::set<std::int64_t> m_touched;  // rows whose evidence changed in this pass
 };
 
 core::Result<std::uint64_t> pending_rows(journal::Journal& journal) {
@@ -307,6 +387,39 @@ bool is_awaiting_receipts(State state) {
   default:
     return false;
   }
+}
+
+std::optional<core::TimePoint> parse_receipt_time(const std::string& text) {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour,
+                  &minute, &second, &consumed) != 6 ||
+      month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 60) {
+    return std::nullopt;
+  }
+  std::string_view rest(text);
+  rest.remove_prefix(static_cast<std::size_t>(consumed));
+  long offset_seconds = 0;
+  if (!rest.empty() && rest != "Z") {
+    int oh = 0, om = 0;
+    const char sign = rest.front();
+    if ((sign != '+' && sign != '-') || rest.size() != 6 || rest[3] != ':' ||
+        std::sscanf(std::string(rest.substr(1)).c_str(), "%2d:%2d", &oh, &om) != 2 ||
+        oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_seconds = (sign == '-' ? -1 : 1) * (oh * 3600L + om * 60L);
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  const std::time_t utc = ::timegm(&tm) - offset_seconds;
+  return core::from_unix_ms(static_cast<long long>(utc) * 1000);
 }
 
 receipts::ImapSettings imap_settings(const config::Campaign& campaign, std::string password) {
@@ -367,6 +480,12 @@ core::Result<PollReport> poll_campaign(const config::Campaign& campaign,
   auto interval = options.interval.value_or(k_first_interval);
   for (;;) {
     auto status = poller.pass();
+    if (status.ok()) {
+      status = poller.finish_pass(!poller.stopping());
+    } else {
+      // What this pass did record is archived all the same.
+      (void)poller.finish_pass(false);
+    }
     if (!status.ok()) {
       if (!options.until_final || !retry_later(status.error())) {
         return status.error();

@@ -140,7 +140,8 @@ int run_poll(const PollOptions& options) {
             << (c.passes == 1 ? " pass" : " passes") << ": " << c.receipts
             << " receipts matched, " << c.applied << " state changes, " << c.untrusted
             << " untrusted, " << c.unmatched << " unmatched, " << c.other
-            << " not receipts, " << c.duplicates << " duplicates\n";
+            << " not receipts, " << c.duplicates << " duplicates, " << c.no_receipt
+            << " rows without a receipt in time\n";
   std::cout << "all rows   ";
   for (const auto& [state, n] : report.states) {
     std::cout << " " << journal::to_string(state) << "=" << n;

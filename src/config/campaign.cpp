@@ -86,6 +86,7 @@ const std::vector<KeyDef>& registry() {
       {"send.messages_per_connection", Type::integer, false, {}},
       {"send.quiet_period_seconds", Type::integer, false, {}},
       {"send.helo_name", Type::string, false, {}},
+      {"poll.no_receipt_after_hours", Type::integer, false, {}},
   };
   return keys;
 }
@@ -799,6 +800,10 @@ Result<Campaign> load_campaign(const std::filesystem::path& file,
   send.helo_name = r.text("send.helo_name",
                           std::string(core::mailbox_domain(account.address)),
                           "default: the sender's domain");
+
+  // [poll]
+  campaign.poll.no_receipt_after_hours = bounded(
+      "poll.no_receipt_after_hours", campaign.poll.no_receipt_after_hours, 1, 24 * 30);
 
   if (!problems.empty()) {
     return make_error(ErrorKind::config, problems.joined());

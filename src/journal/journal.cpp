@@ -628,14 +628,9 @@ core::Result<bool> Journal::has_receipt_sha256(const std::string& sha256) {
   return q->step();
 }
 
-core::Result<std::vector<ReceiptRecord>> Journal::receipts() {
-  if (!m_impl) {
-    return moved_from();
-  }
-  PB_TRY_ASSIGN(sqlite::Query q,
-                m_impl->db->query("SELECT uid, uidvalidity, message_id, kind, identificativo, "
-                                  "consegna, errore, errore_esteso, time, signature, file, "
-                                  "sha256, row_id, at_ms FROM receipts ORDER BY id"));
+namespace {
+
+core::Result<std::vector<ReceiptRecord>> read_receipts(sqlite::Query& q) {
   std::vector<ReceiptRecord> out;
   for (;;) {
     PB_TRY_ASSIGN(const bool has_row, q->step());
@@ -661,6 +656,31 @@ core::Result<std::vector<ReceiptRecord>> Journal::receipts() {
     r.at = core::from_unix_ms(q->column_int64(13));
     out.push_back(std::move(r));
   }
+}
+
+constexpr const char* k_receipt_columns =
+    "SELECT uid, uidvalidity, message_id, kind, identificativo, consegna, errore, "
+    "errore_esteso, time, signature, file, sha256, row_id, at_ms FROM receipts ";
+
+} // namespace
+
+core::Result<std::vector<ReceiptRecord>> Journal::receipts() {
+  if (!m_impl) {
+    return moved_from();
+  }
+  PB_TRY_ASSIGN(sqlite::Query q,
+                m_impl->db->query(std::string(k_receipt_columns) + "ORDER BY id"));
+  return read_receipts(q);
+}
+
+core::Result<std::vector<ReceiptRecord>> Journal::receipts_for(const std::string& message_id) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  PB_TRY_ASSIGN(sqlite::Query q, m_impl->db->query(std::string(k_receipt_columns) +
+                                                   "WHERE message_id = ? ORDER BY id"));
+  q->bind_text(1, message_id);
+  return read_receipts(q);
 }
 
 core::Result<std::optional<MailboxCursor>> Journal::mailbox_cursor() {

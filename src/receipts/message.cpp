@@ -121,13 +121,15 @@ std::optional<Daticert> find_daticert(GMimeObject* root,
                          "; the first one is used");
     }
     std::vector<std::string> xml_warnings;
-    auto parsed = parse_daticert(decoded_content(matches.front()), xml_warnings);
+    std::string xml = decoded_content(matches.front());
+    auto parsed = parse_daticert(xml, xml_warnings);
     warnings.insert(warnings.end(), xml_warnings.begin(), xml_warnings.end());
     if (!parsed) {
       warnings.push_back(parsed.error().message + "; no certification data");
       return std::nullopt;
     }
     parsed->source = wanted;
+    parsed->xml = std::move(xml);
     return std::move(parsed).value();
   }
   for (auto* part : leaves) {
@@ -135,10 +137,12 @@ std::optional<Daticert> find_daticert(GMimeObject* root,
       continue;
     }
     std::vector<std::string> xml_warnings;
-    auto parsed = parse_daticert(decoded_content(part), xml_warnings);
+    std::string xml = decoded_content(part);
+    auto parsed = parse_daticert(xml, xml_warnings);
     if (!parsed) {
       continue;
     }
+    parsed->xml = std::move(xml);
     const auto name = lower_filename(part);
     parsed->source = name.empty() ? "application/xml part" : name;
     warnings.push_back("certification data found in " + core::quote(parsed->source) +

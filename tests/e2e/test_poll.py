@@ -8,6 +8,7 @@ table are checked; a second poll must not count anything twice.
 """
 import glob
 import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -67,6 +68,54 @@ class Poll(SandboxTest):
             else:
                 self.assertTrue(file.startswith("evidence/_unmatched/"), file)
 
+    def check_manifests(self, delivered):
+        """Each delivered row's manifest lists sent.eml and its receipts
+        with their true SHA-256; the campaign manifest lists every row
+        manifest with its true SHA-256."""
+        evidence = os.path.join(self.dir, "out", "evidence")
+
+        def sha(path):
+            with open(path, "rb") as f:
+                return hashlib.sha256(f.read()).hexdigest()
+
+        with open(os.path.join(evidence, "manifest.json"), encoding="utf-8") as f:
+            campaign_manifest = json.load(f)
+        listed = {entry["message_id"]: entry for entry in campaign_manifest["rows"]}
+        for _, message_id, _ in self.rows().values():
+            self.assertIn(message_id, listed)
+        for entry in campaign_manifest["rows"]:
+            path = os.path.join(evidence, entry["manifest"])
+            self.assertEqual(entry["sha256"], sha(path), path)
+
+        for message_id in delivered:
+            row_dir = os.path.join(evidence, message_id)
+            with open(os.path.join(row_dir, "manifest.json"), encoding="utf-8") as f:
+                manifest = json.load(f)
+            self.assertEqual(manifest["message_id"], message_id)
+            self.assertEqual(manifest["state"], "delivered")
+            self.assertEqual(manifest["history"][-1]["to"], "delivered")
+            files = {entry["path"]: entry for entry in manifest["files"]}
+            self.assertIn("sent.eml", files)
+            receipts = glob.glob(os.path.join(row_dir, "receipts", "*.eml"))
+            self.assertGreaterEqual(len(receipts), 2)  # accettazione, consegna
+            for path in [os.path.join(row_dir, "sent.eml")] + receipts:
+                name = os.path.relpath(path, row_dir)
+                self.assertIn(name, files)
+                self.assertEqual(files[name]["sha256"], sha(path), name)
+                self.assertEqual(files[name]["size"], os.path.getsize(path), name)
+            kinds = {entry["receipt"]["kind"] for entry in manifest["files"]
+                     if "receipt" in entry}
+            self.assertIn("accettazione", kinds)
+            self.assertIn("avvenuta-consegna", kinds)
+            for entry in manifest["files"]:
+                if "receipt" in entry:
+                    self.assertEqual(entry["receipt"]["signature"]["status"], "valid")
+                    self.assertTrue(entry["receipt"]["signature"]["signer"])
+            daticerts = [name for name in files if name.startswith("daticert-")]
+            self.assertEqual(len(daticerts), len(receipts), daticerts)
+            for name in daticerts:
+                self.assertEqual(files[name]["sha256"], sha(os.path.join(row_dir, name)))
+
     def test_every_outcome_reaches_its_final_state_once(self):
         addresses = ["x@pec.sandbox.test", "nodest@pec.sandbox.test",
                      "pieno@pec.sandbox.test", "someone@example.com",
@@ -102,6 +151,7 @@ class Poll(SandboxTest):
         files = glob.glob(os.path.join(self.dir, "out", "evidence", delivered_id, "receipts",
                                        "*-avvenuta-consegna.eml"))
         self.assertEqual(len(files), 1)
+        self.check_manifests([delivered_id])
 
         # Again: nothing new, nothing counted twice.
         before = (len(self.receipts()), self.event_count())

@@ -41,6 +41,7 @@ struct PollCounts {
   std::uint64_t unmatched = 0;     // valid receipts matching no row (or another recipient)
   std::uint64_t other = 0;         // envelopes, anomalies, ordinary mail, unreadable
   std::uint64_t vanished = 0;      // UIDs gone before they could be fetched
+  std::uint64_t no_receipt = 0;    // rows moved to no_receipt (deadline passed)
 };
 
 struct PollReport {
@@ -76,6 +77,10 @@ struct PollDeps {
 // final (accepted, delayed).
 bool is_awaiting_receipts(journal::State state);
 
+// Parses a daticert time ("2024-01-01T10:00:00+01:00", also "Z" or no
+// offset = UTC); nullopt when malformed.
+std::optional<core::TimePoint> parse_receipt_time(const std::string& text);
+
 // IMAP settings for the campaign's account.
 receipts::ImapSettings imap_settings(const config::Campaign& campaign, std::string password);
 
@@ -87,7 +92,10 @@ std::filesystem::path unmatched_dir(const config::Campaign& campaign);
 // Polls the campaign's mailbox (see docs/polling.md): locks the campaign,
 // opens its journal, and for each message not seen yet fetches it, archives
 // its exact bytes, verifies it, records it (once per UIDVALIDITY/UID) and,
-// for a valid receipt of one of our rows, applies the state machine. One
+// for a valid receipt of one of our rows, applies the state machine. At
+// the end of each pass, rows submitted or accepted longer than
+// `poll.no_receipt_after_hours` ago become `no_receipt`, and the evidence
+// manifests of the rows touched are written (campaign/evidence.hpp). One
 // pass, or passes until every sent row is final (`until_final`).
 //
 // Fails with `config` when the campaign has no journal yet (nothing sent),

@@ -69,6 +69,13 @@ struct SendSettings {
   std::string helo_name;                  // EHLO argument; default: sender's domain
 };
 
+// How `poll` follows receipts.
+struct PollSettings {
+  // Rows submitted or accepted with no final receipt for this long become
+  // `no_receipt` (docs/polling.md).
+  unsigned no_receipt_after_hours = 26;
+};
+
 // One effective setting, for `pecbatch config show`.
 struct Setting {
   std::string key;     // "account.address"
@@ -87,6 +94,7 @@ struct Campaign {
   ContactsSettings contacts;
   MessageSettings message;
   SendSettings send;
+  PollSettings poll;
   std::vector<Setting> settings;  // every key, in documentation order
 };
 

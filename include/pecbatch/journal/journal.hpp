@@ -209,6 +209,9 @@ public:
 
   // Every recorded receipt, in the order recorded.
   core::Result<std::vector<ReceiptRecord>> receipts();
+  // The recorded receipts whose daticert msgid is `message_id`, in the
+  // order recorded (indexed).
+  core::Result<std::vector<ReceiptRecord>> receipts_for(const std::string& message_id);
 
   // The mailbox cursor (nullopt before the first poll), and its update.
   core::Result<std::optional<MailboxCursor>> mailbox_cursor();

@@ -47,6 +47,10 @@ struct Daticert {
   std::optional<std::string> consegna;
   std::vector<std::string> ricezione; // presa-in-carico only
   std::optional<std::string> errore_esteso;
+
+  // The document's bytes as found in its MIME part after decoding the
+  // transfer encoding (set by parse_message, kept as evidence).
+  std::string xml;
 };
 
 // Parses a daticert.xml document with pugixml (no DTD processing: the

@@ -8,8 +8,11 @@
 #include "fakes/fake_mailbox.hpp"
 #include "support/temp_dir.hpp"
 
+#include <pecbatch/core/hash.hpp>
+
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -362,4 +365,124 @@ TEST_F(PollTest, RealArubaReceiptsDeliverTheRow) {
   EXPECT_EQ(receipts[0].signature, "valid");
   EXPECT_EQ(receipts[0].kind, "avvenuta-consegna");
   EXPECT_EQ(receipts[0].consegna, "l.battistini@pec.it");
+}
+
+TEST_F(PollTest, RowsWithoutAFinalReceiptPastTheDeadlineBecomeNoReceipt) {
+  m_campaign.poll.no_receipt_after_hours = 26;
+  const auto quiet = add_row(1, "quiet@pec.test");      // submitted, nothing ever
+  const auto accepted = add_row(2, "acc@pec.test");     // accepted, no consegna
+  const auto late_acc = add_row(3, "late@pec.test");    // accepted 10 h after sending
+  const auto delayed = add_row(4, "slow@pec.test");     // delayed: left alone
+  const auto done = add_row(5, "ok@pec.test");          // delivered: final
+  m_mailbox.add(rcpt("accettazione", accepted, "", "nessuno", "", {{"acc@pec.test"}}));
+  m_mailbox.add(rcpt("accettazione", delayed, "", "nessuno", "", {{"slow@pec.test"}}));
+  m_mailbox.add(rcpt("preavviso-errore-consegna", delayed, "slow@pec.test", "altro",
+                     "4.4.7 - prime dodici ore"));
+  m_mailbox.add(rcpt("avvenuta-consegna", done, "ok@pec.test"));
+  // The accettazione of row 3 is dated 10 h after the submission.
+  Spec late;
+  late.kind = "accettazione";
+  late.msgid = late_acc;
+  late.destinatari = {{"late@pec.test"}};
+  std::string bytes = receipt(late);
+  const auto t = std::chrono::system_clock::to_time_t(m_clock.now() + std::chrono::hours(10));
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char day[16];
+  char hour[16];
+  std::strftime(day, sizeof day, "%d/%m/%Y", &tm);
+  std::strftime(hour, sizeof hour, "%H:%M:%S", &tm);
+  bytes.replace(bytes.find("<data zona=\"+0100\"><giorno>01/01/2024</giorno><ora>10:00:00"),
+                std::string("<data zona=\"+0100\"><giorno>01/01/2024</giorno><ora>10:00:00").size(),
+                std::string("<data zona=\"+0000\"><giorno>") + day + "</giorno><ora>" + hour);
+  m_mailbox.add(bytes);
+
+  // Before the deadline nothing moves.
+  m_clock.advance(std::chrono::hours(25));
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->counts.no_receipt, 0u);
+  EXPECT_EQ(state_of(quiet), State::submitted);
+  EXPECT_EQ(state_of(accepted), State::accepted);
+  EXPECT_EQ(state_of(late_acc), State::accepted);
+
+  // 26 h after the submission: rows 1 and 2, not row 3 (accepted at +10 h).
+  m_clock.advance(std::chrono::hours(1));
+  report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->counts.no_receipt, 2u);
+  EXPECT_EQ(state_of(quiet), State::no_receipt);
+  EXPECT_EQ(state_of(accepted), State::no_receipt);
+  EXPECT_EQ(state_of(late_acc), State::accepted);
+  EXPECT_EQ(state_of(delayed), State::delayed);
+  EXPECT_EQ(state_of(done), State::delivered);
+  EXPECT_EQ(report->pending, 2u);  // late (accepted), slow (delayed)
+  auto journal = open();
+  const auto events = journal.events(journal.find_by_message_id(quiet).value()->id).value();
+  EXPECT_EQ(events.back().to, State::no_receipt);
+  EXPECT_EQ(events.back().detail, "no final receipt within 26 h");
+
+  m_clock.advance(std::chrono::hours(10));
+  report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->counts.no_receipt, 1u);
+  EXPECT_EQ(state_of(late_acc), State::no_receipt);
+}
+
+TEST_F(PollTest, TheDeadlineIsConfigurable) {
+  m_campaign.poll.no_receipt_after_hours = 48;
+  const auto mid = add_row(1, "quiet@pec.test");
+  m_clock.advance(std::chrono::hours(47));
+  ASSERT_TRUE(poll().ok());
+  EXPECT_EQ(state_of(mid), State::submitted);
+  m_clock.advance(std::chrono::hours(1));
+  ASSERT_TRUE(poll().ok());
+  EXPECT_EQ(state_of(mid), State::no_receipt);
+}
+
+TEST_F(PollTest, EachPassWritesTheEvidenceManifests) {
+  const auto mid = add_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("accettazione", mid, "", "nessuno", "", {{"ok@pec.test"}}));
+  ASSERT_TRUE(poll().ok());
+  const auto dir = campaign::evidence_dir(m_campaign, mid);
+  EXPECT_TRUE(std::filesystem::exists(dir / "daticert-1-1-accettazione.xml"));
+  const auto manifest = pecbatch::test::slurp(dir / "manifest.json");
+  EXPECT_NE(manifest.find("\"state\": \"accepted\""), std::string::npos);
+  const auto campaign_manifest =
+      pecbatch::test::slurp(m_campaign.output_dir / "evidence" / "manifest.json");
+  EXPECT_NE(campaign_manifest.find(core::sha256_hex(manifest)), std::string::npos);
+
+  // A pass with nothing new leaves both unchanged.
+  ASSERT_TRUE(poll().ok());
+  EXPECT_EQ(pecbatch::test::slurp(dir / "manifest.json"), manifest);
+  EXPECT_EQ(pecbatch::test::slurp(m_campaign.output_dir / "evidence" / "manifest.json"),
+            campaign_manifest);
+
+  m_mailbox.add(rcpt("avvenuta-consegna", mid, "ok@pec.test"));
+  ASSERT_TRUE(poll().ok());
+  const auto updated = pecbatch::test::slurp(dir / "manifest.json");
+  EXPECT_NE(updated.find("\"state\": \"delivered\""), std::string::npos);
+  EXPECT_NE(updated.find("daticert-1-2-avvenuta-consegna.xml"), std::string::npos);
+}
+
+TEST_F(PollTest, NoDeadlineWhenTheMailboxCouldNotBeRead) {
+  const auto mid = add_row(1, "quiet@pec.test");
+  m_clock.advance(std::chrono::hours(30));
+  m_mailbox.state().select_error = core::make_error(core::ErrorKind::transient, "down");
+  ASSERT_FALSE(poll().ok());
+  EXPECT_EQ(state_of(mid), State::submitted);
+  m_mailbox.state().select_error.reset();
+  ASSERT_TRUE(poll().ok());
+  EXPECT_EQ(state_of(mid), State::no_receipt);
+}
+
+TEST(PollTime, ParsesDaticertTimes) {
+  using campaign::parse_receipt_time;
+  EXPECT_EQ(parse_receipt_time("2024-01-01T10:00:00+01:00"),
+            core::from_unix_ms(1'704'099'600'000));
+  EXPECT_EQ(parse_receipt_time("2024-01-01T09:00:00Z"), core::from_unix_ms(1'704'099'600'000));
+  EXPECT_EQ(parse_receipt_time("2024-01-01T09:00:00"), core::from_unix_ms(1'704'099'600'000));
+  EXPECT_EQ(parse_receipt_time(""), std::nullopt);
+  EXPECT_EQ(parse_receipt_time("2024-13-01T09:00:00Z"), std::nullopt);
+  EXPECT_EQ(parse_receipt_time("2024-01-01T09:00:00+0100"), std::nullopt);
 }
