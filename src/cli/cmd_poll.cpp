@@ -4,6 +4,7 @@
 #include "command.hpp"
 #include "exit_codes.hpp"
 #include "output.hpp"
+#include "signals.hpp"
 
 #include <pecbatch/campaign/poll.hpp>
 #include <pecbatch/campaign/send.hpp>
@@ -12,7 +13,6 @@
 
 #include <atomic>
 #include <charconv>
-#include <csignal>
 #include <iostream>
 #include <memory>
 
@@ -27,34 +27,6 @@ struct PollOptions {
   std::string interval;
   bool quiet = false;
   bool trace = false;
-};
-
-std::atomic<bool> g_poll_stop{false};
-
-extern "C" void on_poll_stop_signal(int signal_number) {
-  g_poll_stop.store(true);
-  // A second signal ends the process at once (the journal is crash-safe).
-  std::signal(signal_number, SIG_DFL);
-}
-
-// Installs SIGINT/SIGTERM handlers for the lifetime of the object.
-class StopSignals {
-public:
-  StopSignals() {
-    g_poll_stop.store(false);
-    m_int = std::signal(SIGINT, on_poll_stop_signal);
-    m_term = std::signal(SIGTERM, on_poll_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, m_int);
-    std::signal(SIGTERM, m_term);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
-private:
-  void (*m_int)(int);
-  void (*m_term)(int);
 };
 
 // "90", "90s", "500ms", "2m", "1h" -> milliseconds; throws a config error.
@@ -130,7 +102,7 @@ int run_poll(const PollOptions& options) {
   deps.mailbox = [settings] { return receipts::make_curl_mailbox(settings); };
   deps.clock = &clock;
   deps.observer = &console;
-  deps.stop = &g_poll_stop;
+  deps.stop = &signals.flag();
 
   const auto report = campaign::poll_campaign(campaign, poll, deps).value_or_throw();
   const auto& c = report.counts;

@@ -5,13 +5,13 @@
 #include "exit_codes.hpp"
 #include "output.hpp"
 #include "progress.hpp"
+#include "signals.hpp"
 
 #include <pecbatch/campaign/send.hpp>
 #include <pecbatch/core/clock.hpp>
 #include <pecbatch/core/strings.hpp>
 
 #include <atomic>
-#include <csignal>
 #include <iostream>
 #include <memory>
 
@@ -29,34 +29,6 @@ struct SendOptions {
   bool quiet = false;
   bool trace = false;
   std::string log_file;
-};
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_stop_signal(int signal_number) {
-  g_stop.store(true);
-  // A second signal ends the process at once (the journal is crash-safe).
-  std::signal(signal_number, SIG_DFL);
-}
-
-// Installs SIGINT/SIGTERM handlers for the lifetime of the object.
-class StopSignals {
-public:
-  StopSignals() {
-    g_stop.store(false);
-    m_int = std::signal(SIGINT, on_stop_signal);
-    m_term = std::signal(SIGTERM, on_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, m_int);
-    std::signal(SIGTERM, m_term);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
-private:
-  void (*m_int)(int);
-  void (*m_term)(int);
 };
 
 std::string count_of(std::uint64_t n, const char* one, const char* many) {
@@ -130,7 +102,7 @@ int run_send(const SendOptions& options) {
   deps.transport = [settings] { return dispatch::make_curl_transport(settings); };
   deps.clock = &clock;
   deps.observer = &console;
-  deps.stop = &g_stop;
+  deps.stop = &signals.flag();
 
   const auto report = campaign::send_campaign(campaign, send, deps).value_or_throw();
   console.finish();
