@@ -25,6 +25,8 @@
 
 #include "smtp_dialogue.hpp"
 
+#include <pecbatch/net/curl.hpp>
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -39,33 +41,6 @@
 namespace pecbatch::dispatch {
 
 namespace {
-
-void global_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-bool is_tls_error(CURLcode rc) {
-  switch (rc) {
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_ENGINE_NOTFOUND:
-  case CURLE_SSL_ENGINE_SETFAILED:
-  case CURLE_SSL_ENGINE_INITFAILED:
-  case CURLE_USE_SSL_FAILED: // STARTTLS not offered or refused
-  case CURLE_SSL_CRL_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-  case CURLE_SSL_CLIENTCERT:
-    return true;
-  default:
-    return false;
-  }
-}
 
 // Errors that say the request itself is wrong (bad settings or a bug),
 // not that the network or the server failed: retrying will not help.
@@ -113,7 +88,7 @@ public:
       : m_settings(std::move(settings)), m_url(make_url(m_settings)),
         m_dialogue(m_settings.trace,
                    detail::secret_forms(m_settings.username, m_settings.password)) {
-    global_init_once();
+    net::curl_global_init_once();
   }
 
   ~CurlSmtpTransport() override { close(); }
@@ -343,7 +318,7 @@ SendResult CurlSmtpTransport::classify(CURLcode rc) const {
     return result;
   }
   result.detail = curl_detail(rc);
-  if (is_tls_error(rc)) {
+  if (net::is_curl_tls_error(rc)) {
     result.outcome = Outcome::tls;
     return result;
   }

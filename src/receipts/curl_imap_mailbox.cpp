@@ -20,6 +20,8 @@
 
 #include <pecbatch/receipts/mailbox.hpp>
 
+#include <pecbatch/net/curl.hpp>
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -35,31 +37,8 @@ namespace pecbatch::receipts {
 
 namespace {
 
-void global_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-bool is_tls_error(CURLcode rc) {
-  switch (rc) {
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_USE_SSL_FAILED: // STARTTLS not offered or refused
-  case CURLE_SSL_CRL_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-    return true;
-  default:
-    return false;
-  }
-}
-
 core::ErrorKind kind_for(CURLcode rc) {
-  if (is_tls_error(rc)) {
+  if (net::is_curl_tls_error(rc)) {
     return core::ErrorKind::tls;
   }
   switch (rc) {
@@ -118,7 +97,7 @@ bool starts_with_ci(std::string_view text, std::string_view prefix) {
 class CurlImapMailbox final : public Mailbox {
 public:
   explicit CurlImapMailbox(ImapSettings settings) : m_settings(std::move(settings)) {
-    global_init_once();
+    net::curl_global_init_once();
     std::string host = m_settings.host;
     if (host.find(':') != std::string::npos && !host.starts_with('[')) {
       host = "[" + host + "]"; // IPv6 literal

@@ -1,0 +1,14 @@
+#pragma once
+
+// What the two libcurl clients (dispatch's SMTP transport and receipts'
+// IMAP mailbox) share, so that they agree on it.
+namespace pecbatch::net {
+
+// curl_global_init, exactly once per process, thread-safe.
+void curl_global_init_once();
+
+// Whether a CURLcode (passed as int, so this header needs no curl.h) is a
+// TLS or certificate failure, which stops a run at once.
+bool is_curl_tls_error(int code);
+
+} // namespace pecbatch::net
