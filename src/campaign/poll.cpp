@@ -3,6 +3,7 @@
 #include <pecbatch/campaign/evidence.hpp>
 #include <pecbatch/campaign/lock.hpp>
 #include <pecbatch/campaign/send.hpp>
+#include <pecbatch/compose/message.hpp>
 #include <pecbatch/core/file.hpp>
 #include <pecbatch/core/hash.hpp>
 #include <pecbatch/core/strings.hpp>
@@ -128,11 +129,25 @@ std::optional<journal::ReceiptEffect> effect_of(const receipts::ParsedMessage& m
   return effect;
 }
 
+// The Message-ID prefix of this campaign ("pecbatch.<campaign>."): a
+// message referencing an id with it but no row is an orphan.
+std::string message_id_prefix(const config::Campaign& campaign) {
+  const std::string sample = compose::make_message_id(campaign.id, "x@x.invalid", "x.invalid");
+  const auto first = sample.find('.');
+  const auto second = first == std::string::npos ? first : sample.find('.', first + 1);
+  return second == std::string::npos ? sample : sample.substr(0, second + 1);
+}
+
+// How many new UIDs are examined per header fetch; the cursor moves past
+// the skipped ones at the end of each batch.
+constexpr std::size_t k_header_batch = 200;
+
 class Poller {
 public:
   Poller(const config::Campaign& campaign, const PollDeps& deps, journal::Journal& journal,
          const receipts::SignatureVerifier& verifier)
-      : m_campaign(campaign), m_deps(deps), m_journal(journal), m_verifier(verifier) {}
+      : m_campaign(campaign), m_deps(deps), m_journal(journal), m_verifier(verifier),
+        m_prefix(message_id_prefix(campaign)) {}
 
   bool stopping() const { return m_deps.stop != nullptr && m_deps.stop->load(); }
 
@@ -142,9 +157,13 @@ public:
     }
   }
 
-  PollCounts& counts() { return m_counts; }
+  PollCounts& counts() {
+    m_counts.bytes = m_bytes_before + (m_mailbox ? m_mailbox->bytes_received() : 0);
+    return m_counts;
+  }
+  std::vector<Orphan>& orphans() { return m_orphans; }
 
-  // One pass over the new messages of the mailbox.
+  // One pass: every folder's new messages, then the uncertain rows.
   core::Status pass() {
     if (!m_mailbox) {
       m_mailbox = m_deps.mailbox();
@@ -153,29 +172,35 @@ public:
       }
     }
     ++m_counts.passes;
-    PB_TRY_ASSIGN(const auto status, m_mailbox->select());
-    PB_TRY_ASSIGN(auto cursor, m_journal.mailbox_cursor());
-    if (!cursor || cursor->uidvalidity != status.uidvalidity) {
-      if (cursor) {
-        notice("the mailbox's UIDVALIDITY changed (" + std::to_string(cursor->uidvalidity) +
-               " -> " + std::to_string(status.uidvalidity) +
-               "): reading it again from the start; receipts already recorded are not "
-               "counted twice");
-      }
-      cursor = journal::MailboxCursor{status.uidvalidity, 0};
-      PB_TRY(m_journal.set_mailbox_cursor(*cursor));
-    }
-    PB_TRY_ASSIGN(const auto uids, m_mailbox->uids_since(cursor->last_uid));
-    for (const std::uint64_t uid : uids) {
+    PB_TRY_ASSIGN(const auto searchable, uncertain_rows_to_search());
+    std::map<std::uint64_t, std::string> validities;  // this pass: UIDVALIDITY -> folder
+    for (const auto& folder : m_campaign.poll.folders) {
       if (stopping()) {
         return core::Ok{};
       }
-      PB_TRY(handle(status.uidvalidity, uid));
+      PB_TRY_ASSIGN(const auto status, m_mailbox->select(folder));
+      // Receipts are keyed by (UIDVALIDITY, UID): two folders sharing a
+      // UIDVALIDITY could not be told apart.
+      const auto [other, inserted] = validities.emplace(status.uidvalidity, folder);
+      if (!inserted) {
+        return make_error(ErrorKind::config,
+                          "poll.folders: \"" + other->second + "\" and \"" + folder +
+                              "\" have the same UIDVALIDITY " +
+                              std::to_string(status.uidvalidity) +
+                              "; pecbatch cannot tell their messages apart: poll only one");
+      }
+      PB_TRY(scan_folder(folder, status));
+      PB_TRY(search_uncertain(folder, status.uidvalidity, searchable));
     }
-    return core::Ok{};
+    return settle_uncertain_from_journal();
   }
 
-  void drop_mailbox() { m_mailbox.reset(); }
+  void drop_mailbox() {
+    if (m_mailbox) {
+      m_bytes_before += m_mailbox->bytes_received();
+    }
+    m_mailbox.reset();
+  }
 
   // The end of a pass: the no-receipt deadline (only after a pass that read
   // the whole mailbox: unread messages may be the receipts), then the
@@ -195,7 +220,179 @@ public:
     return write_campaign_manifest(m_campaign, m_journal, fresh, m_verifier);
   }
 
+  // Uncertain rows past the grace window (no more searching).
+  core::Result<std::uint64_t> needs_decision() {
+    const auto now = m_deps.clock->now();
+    const auto grace = std::chrono::hours(m_campaign.poll.uncertain_grace_hours);
+    std::uint64_t n = 0;
+    PB_TRY(m_journal.for_each({State::uncertain}, [&](const journal::RowRecord& row) {
+      n += now - row.updated >= grace ? 1 : 0;
+      return true;
+    }));
+    return n;
+  }
+
 private:
+  // The new messages of one folder, in UID order, headers first.
+  core::Status scan_folder(const std::string& folder, const receipts::MailboxStatus& status) {
+    const std::uint64_t uidvalidity = status.uidvalidity;
+    PB_TRY_ASSIGN(auto cursor, m_journal.folder_cursor(folder));
+    if (!cursor || cursor->uidvalidity != uidvalidity) {
+      if (cursor) {
+        notice("folder " + folder + ": UIDVALIDITY changed (" +
+               std::to_string(cursor->uidvalidity) + " -> " + std::to_string(uidvalidity) +
+               "): reading it again from the start; receipts already recorded are not "
+               "counted twice");
+      }
+      cursor = journal::MailboxCursor{uidvalidity, 0};
+      PB_TRY(m_journal.set_folder_cursor(folder, *cursor));
+    }
+    PB_TRY_ASSIGN(const auto uids, m_mailbox->uids_since(cursor->last_uid));
+    for (std::size_t i = 0; i < uids.size(); i += k_header_batch) {
+      const std::size_t end = std::min(i + k_header_batch, uids.size());
+      // A UID already recorded (a lost cursor) is not read again.
+      std::vector<std::uint64_t> todo;
+      for (std::size_t k = i; k < end; ++k) {
+        PB_TRY_ASSIGN(const bool seen, m_journal.has_receipt(uidvalidity, uids[k]));
+        if (seen) {
+          ++m_counts.already_seen;
+        } else {
+          todo.push_back(uids[k]);
+        }
+      }
+      std::map<std::uint64_t, receipts::HeaderBlock> blocks;
+      if (!todo.empty()) {
+        PB_TRY_ASSIGN(auto fetched, m_mailbox->fetch_headers(todo));
+        for (auto& block : fetched) {
+          blocks.emplace(block.uid, std::move(block));
+        }
+      }
+      for (const std::uint64_t uid : todo) {
+        if (stopping()) {
+          return core::Ok{};
+        }
+        const auto block = blocks.find(uid);
+        if (block == blocks.end()) {
+          ++m_counts.vanished;
+          notice("folder " + folder + ": message UID " + std::to_string(uid) +
+                 " vanished before it was read");
+          continue;
+        }
+        ++m_counts.examined;
+        PB_TRY_ASSIGN(const auto wanted, wants(block->second));
+        if (!wanted) {
+          ++m_counts.skipped;
+          continue;
+        }
+        PB_TRY(fetch_and_record(folder, uidvalidity, uid, false));
+      }
+      // Every UID of the batch is handled: the cursor passes the skipped ones.
+      PB_TRY(m_journal.set_folder_cursor(folder, {uidvalidity, uids[end - 1]}));
+    }
+    return core::Ok{};
+  }
+
+  // Whether a message is worth fetching: a receipt or a provider envelope
+  // (X-Ricevuta / X-Trasporto) that references one of our rows, or an id
+  // of this campaign's form (an orphan).
+  core::Result<bool> wants(const receipts::HeaderBlock& block) {
+    const auto headers = receipts::parse_candidate_headers(block.headers);
+    if (!headers.from_provider() || !headers.x_riferimento_message_id) {
+      return false;
+    }
+    const std::string& ref = *headers.x_riferimento_message_id;
+    if (ref.starts_with(m_prefix)) {
+      return true;
+    }
+    PB_TRY_ASSIGN(const auto row, m_journal.find_by_message_id(ref));
+    return row.has_value();
+  }
+
+  // Uncertain rows still within the grace window.
+  core::Result<std::vector<journal::RowRecord>> uncertain_rows_to_search() {
+    const auto now = m_deps.clock->now();
+    const auto grace = std::chrono::hours(m_campaign.poll.uncertain_grace_hours);
+    std::vector<journal::RowRecord> rows;
+    PB_TRY(m_journal.for_each({State::uncertain}, [&](const journal::RowRecord& row) {
+      if (now - row.updated < grace) {
+        rows.push_back(row);
+      }
+      return true;
+    }));
+    return rows;
+  }
+
+  // UID SEARCH HEADER X-Riferimento-Message-ID for each uncertain row over
+  // the whole folder; what was not recorded yet is fetched and recorded
+  // (without moving the cursor: a search says nothing about other UIDs).
+  core::Status search_uncertain(const std::string& folder, std::uint64_t uidvalidity,
+                                const std::vector<journal::RowRecord>& rows) {
+    for (const auto& row : rows) {
+      if (stopping()) {
+        return core::Ok{};
+      }
+      PB_TRY_ASSIGN(const auto current, m_journal.get(row.id));
+      if (current.state != State::uncertain) {
+        continue;
+      }
+      ++m_counts.searched;
+      PB_TRY_ASSIGN(const auto uids,
+                    m_mailbox->search_header("X-Riferimento-Message-ID", row.message_id));
+      for (const std::uint64_t uid : uids) {
+        PB_TRY_ASSIGN(const bool seen, m_journal.has_receipt(uidvalidity, uid));
+        if (seen) {
+          continue;  // recorded: settle_uncertain_from_journal() applies it
+        }
+        ++m_counts.found_by_search;
+        PB_TRY(fetch_and_record(folder, uidvalidity, uid, true));
+      }
+    }
+    return core::Ok{};
+  }
+
+  // An uncertain row whose receipts were recorded before it became
+  // uncertain (e.g. polled while it was still `submitting`): they apply now.
+  core::Status settle_uncertain_from_journal() {
+    std::vector<journal::RowRecord> rows;
+    PB_TRY(m_journal.for_each({State::uncertain}, [&](const journal::RowRecord& row) {
+      rows.push_back(row);
+      return true;
+    }));
+    for (const auto& row : rows) {
+      PB_TRY_ASSIGN(const auto records, m_journal.receipts_for(row.message_id));
+      bool settled = false;
+      for (const auto& record : records) {
+        if (record.signature != "valid" || record.file.empty()) {
+          continue;
+        }
+        auto bytes = core::read_file(m_campaign.output_dir / record.file);
+        if (!bytes.ok()) {
+          notice("receipt " + record.file + " cannot be read again: " + bytes.error().message);
+          continue;
+        }
+        auto parsed = receipts::parse_message(std::move(*bytes));
+        if (!parsed.ok() || parsed->message_class != MessageClass::receipt ||
+            m_verifier.verify(*parsed).status != receipts::SignatureStatus::valid ||
+            parsed->msgid != row.message_id) {
+          continue;
+        }
+        const auto effect = effect_of(*parsed, row);
+        if (!effect) {
+          continue;
+        }
+        PB_TRY_ASSIGN(const auto applied,
+                      m_journal.apply_receipt_effect(*effect, m_deps.clock->now()));
+        m_counts.applied += applied.size();
+        settled = settled || !applied.empty();
+      }
+      if (settled) {
+        ++m_counts.settled;
+        m_touched.insert(row.id);
+      }
+    }
+    return core::Ok{};
+  }
+
   // Rows submitted or accepted with no final receipt past the deadline
   // become no_receipt. Measured from the accettazione's time when known
   // (never earlier than the submission), else from the submission.
@@ -250,25 +447,28 @@ private:
     return core::Ok{};
   }
 
-  core::Status handle(std::uint64_t uidvalidity, std::uint64_t uid) {
-    PB_TRY_ASSIGN(const bool seen, m_journal.has_receipt(uidvalidity, uid));
-    if (seen) {
-      ++m_counts.already_seen;
-      return m_journal.set_mailbox_cursor({uidvalidity, uid});
-    }
+  // Fetches message `uid` whole, archives it, verifies it and records it
+  // with its effect. `from_search`: found by a search, the folder's cursor
+  // is left alone.
+  core::Status fetch_and_record(const std::string& folder, std::uint64_t uidvalidity,
+                                std::uint64_t uid, bool from_search) {
+    const std::optional<std::string> cursor_folder =
+        from_search ? std::nullopt : std::optional<std::string>(folder);
     auto fetched = m_mailbox->fetch(uid);
     if (!fetched.ok()) {
       if (fetched.error().kind == ErrorKind::permanent) {
         // Expunged between SEARCH and FETCH: nothing to keep.
         ++m_counts.vanished;
-        notice("message UID " + std::to_string(uid) + " vanished before it was read: " +
-               fetched.error().message);
-        return m_journal.set_mailbox_cursor({uidvalidity, uid});
+        notice("folder " + folder + ": message UID " + std::to_string(uid) +
+               " vanished before it was read: " + fetched.error().message);
+        return cursor_folder ? m_journal.set_folder_cursor(folder, {uidvalidity, uid})
+                             : core::Status(core::Ok{});
       }
       return fetched.error();
     }
     std::string bytes = std::move(*fetched);
     ++m_counts.fetched;
+    m_counts.message_bytes += bytes.size();
 
     journal::ReceiptRecord record;
     record.uid = uid;
@@ -298,6 +498,22 @@ private:
     }
     PB_TRY(core::write_file_atomic(file, bytes));
     record.file = file.lexically_relative(m_campaign.output_dir).generic_string();
+
+    if (!row) {
+      // Named a Message-ID of this campaign's form that no row has.
+      const std::string referenced =
+          message != nullptr && message->msgid ? *message->msgid
+          : message != nullptr && message->headers.x_riferimento_message_id
+              ? *message->headers.x_riferimento_message_id
+              : std::string();
+      if (referenced.starts_with(m_prefix)) {
+        ++m_counts.orphans;
+        m_orphans.push_back(
+            Orphan{folder, uidvalidity, uid, referenced, kind_label(message), record.file});
+        notice("orphan receipt UID " + std::to_string(uid) + " in " + folder + ": " +
+               referenced + " matches no row; kept in " + file.string());
+      }
+    }
 
     std::optional<journal::ReceiptEffect> effect;
     if (message == nullptr) {
@@ -342,11 +558,15 @@ private:
         }
       }
     }
-    PB_TRY_ASSIGN(const auto outcome, m_journal.record_receipt(record, effect));
+    PB_TRY_ASSIGN(const auto outcome,
+                  m_journal.record_receipt_in(cursor_folder, record, effect));
     if (!outcome.recorded) {
       ++m_counts.already_seen;  // another process got there first
     }
     m_counts.applied += outcome.applied.size();
+    if (row && !outcome.applied.empty() && row->state == State::uncertain) {
+      ++m_counts.settled;
+    }
     return core::Ok{};
   }
 
@@ -354,8 +574,11 @@ private:
   const PollDeps& m_deps;
   journal::Journal& m_journal;
   const receipts::SignatureVerifier& m_verifier;
+  std::string m_prefix;
   std::unique_ptr<receipts::Mailbox> m_mailbox;
+  std::uint64_t m_bytes_before = 0;  // bytes received by mailboxes dropped earlier
   PollCounts m_counts;
+  std::vector<Orphan> m_orphans;
   std::set<std::int64_t> m_touched;  // rows whose evidence changed in this pass
 };
 
@@ -494,6 +717,7 @@ core::Result<PollReport> poll_campaign(const config::Campaign& campaign,
       poller.drop_mailbox();
     }
     PB_TRY_ASSIGN(report.pending, pending_rows(journal));
+    PB_TRY_ASSIGN(report.needs_decision, poller.needs_decision());
     if (deps.observer != nullptr) {
       deps.observer->on_pass(poller.counts(), report.pending);
     }
@@ -501,7 +725,9 @@ core::Result<PollReport> poll_campaign(const config::Campaign& campaign,
       report.interrupted = true;
       break;
     }
-    if (!options.until_final || report.pending == 0) {
+    // Uncertain rows past their grace window wait for a person, not for
+    // the mailbox.
+    if (!options.until_final || report.pending <= report.needs_decision) {
       break;
     }
     auto wait = interval;
@@ -528,6 +754,7 @@ core::Result<PollReport> poll_campaign(const config::Campaign& campaign,
     }
   }
   report.counts = poller.counts();
+  report.orphans = std::move(poller.orphans());
   PB_TRY_ASSIGN(report.states, journal.counts());
   return report;
 }

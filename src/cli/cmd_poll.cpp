@@ -59,8 +59,9 @@ public:
   void on_notice(const std::string& text) override { print_warning(text); }
   void on_pass(const campaign::PollCounts& counts, std::uint64_t pending) override {
     if (!m_quiet) {
-      std::cerr << "poll: pass " << counts.passes << ": " << counts.fetched
-                << " new messages so far, " << pending << " rows awaiting receipts\n";
+      std::cerr << "poll: pass " << counts.passes << ": " << counts.examined
+                << " new messages so far (" << counts.fetched << " fetched), " << pending
+                << " rows awaiting receipts\n";
     }
   }
 
@@ -99,7 +100,7 @@ int run_poll(const PollOptions& options) {
   PollConsole console(options.quiet);
   StopSignals signals;
   campaign::PollDeps deps;
-  deps.mailbox = [settings] { return receipts::make_curl_mailbox(settings); };
+  deps.mailbox = [settings] { return receipts::make_openssl_mailbox(settings); };
   deps.clock = &clock;
   deps.observer = &console;
   deps.stop = &signals.flag();
@@ -108,12 +109,24 @@ int run_poll(const PollOptions& options) {
   const auto& c = report.counts;
   std::cout << "campaign    " << campaign.id << " (journal "
             << campaign::journal_path(campaign).string() << ")\n"
-            << "mailbox     " << c.fetched << " new messages in " << c.passes
-            << (c.passes == 1 ? " pass" : " passes") << ": " << c.receipts
-            << " receipts matched, " << c.applied << " state changes, " << c.untrusted
-            << " untrusted, " << c.unmatched << " unmatched, " << c.other
-            << " not receipts, " << c.duplicates << " duplicates, " << c.no_receipt
-            << " rows without a receipt in time\n";
+            << "mailbox     " << c.examined << " new messages in " << c.passes
+            << (c.passes == 1 ? " pass" : " passes") << ": " << c.fetched << " fetched, "
+            << c.skipped << " skipped (not about this campaign), " << c.already_seen
+            << " already recorded\n"
+            << "receipts    " << c.receipts << " matched, " << c.applied << " state changes, "
+            << c.untrusted << " untrusted, " << c.unmatched << " unmatched, " << c.orphans
+            << " orphans, " << c.other << " not receipts, " << c.duplicates
+            << " duplicates, " << c.no_receipt << " rows without a receipt in time\n";
+  if (c.searched > 0 || c.settled > 0) {
+    std::cout << "uncertain   " << c.searched << " searches, " << c.found_by_search
+              << " messages found, " << c.settled << " rows settled\n";
+  }
+  std::cout << "bytes       " << c.bytes << " received from the server (" << c.message_bytes
+            << " in whole messages)\n";
+  for (const auto& orphan : report.orphans) {
+    std::cout << "orphan      " << orphan.message_id << " " << orphan.kind << " ("
+              << orphan.folder << " UID " << orphan.uid << ") " << orphan.file << "\n";
+  }
   std::cout << "all rows   ";
   for (const auto& [state, n] : report.states) {
     std::cout << " " << journal::to_string(state) << "=" << n;
@@ -123,6 +136,11 @@ int run_poll(const PollOptions& options) {
     print_warning(std::to_string(c.untrusted) +
                   " receipts with a signature that is not valid changed nothing; they are "
                   "kept under evidence/ (check account.ca_file)");
+  }
+  if (report.needs_decision > 0) {
+    print_warning(std::to_string(report.needs_decision) +
+                  " uncertain rows have no receipt after poll.uncertain_grace_hours: the "
+                  "provider most likely never took them; decide with 'pecbatch resolve'");
   }
   if (report.interrupted) {
     print_warning("interrupted: the journal is up to date; run again to continue");
@@ -155,9 +173,10 @@ void setup_poll(CLI::App& app, Command& command) {
   sub->add_flag("--trace", options->trace,
                 "Show the IMAP commands on stderr (login redacted, messages omitted)");
   sub->footer(
-      "Every message is archived unchanged under OUTPUT_DIR/evidence/; only receipts "
-      "with a valid signature change a row. Running it again never counts a receipt "
-      "twice.\n"
+      "The mailbox is only read (EXAMINE, BODY.PEEK: no flag is set). Header fields come "
+      "first; only receipts about this campaign's messages are fetched, and archived "
+      "unchanged under OUTPUT_DIR/evidence/. Only receipts with a valid signature change "
+      "a row. Running it again never counts a receipt twice.\n"
       "Exit status: 0 every sent row final, 75 rows still pending (or campaign locked, "
       "mailbox unreachable), 78 configuration or authentication, 69 TLS failure, "
       "130 interrupted.");

@@ -16,9 +16,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-// The receipt poller: reads the sender's mailbox, archives every message,
-// and moves each row along the receipt state machine (docs/polling.md).
+// The receipt poller: reads the sender's mailbox headers first, fetches
+// and archives the receipts that concern this campaign, and moves each row
+// along the receipt state machine (docs/polling.md).
 namespace pecbatch::campaign {
 
 struct PollOptions {
@@ -32,22 +34,45 @@ struct PollOptions {
 // What the passes saw, summed.
 struct PollCounts {
   std::uint64_t passes = 0;
-  std::uint64_t fetched = 0;       // messages fetched and archived
-  std::uint64_t already_seen = 0;  // UIDs already recorded (not fetched again)
+  std::uint64_t examined = 0;      // new messages whose header fields were read
+  std::uint64_t skipped = 0;       // of those: not about this campaign, never fetched
+  std::uint64_t fetched = 0;       // messages fetched whole and archived
+  std::uint64_t already_seen = 0;  // UIDs already recorded (not read again)
   std::uint64_t duplicates = 0;    // same bytes already recorded under another UID
   std::uint64_t receipts = 0;      // valid receipts matched to a row
   std::uint64_t applied = 0;       // row state changes
   std::uint64_t untrusted = 0;     // receipts whose signature is not valid
   std::uint64_t unmatched = 0;     // valid receipts matching no row (or another recipient)
-  std::uint64_t other = 0;         // envelopes, anomalies, ordinary mail, unreadable
-  std::uint64_t vanished = 0;      // UIDs gone before they could be fetched
+  std::uint64_t orphans = 0;       // referencing a Message-ID of this campaign's form, no row
+  std::uint64_t other = 0;         // envelopes, anomalies, unreadable
+  std::uint64_t vanished = 0;      // UIDs gone before they could be read
+  std::uint64_t searched = 0;      // uncertain rows searched for (per folder and pass)
+  std::uint64_t found_by_search = 0;  // messages fetched because a search found them
+  std::uint64_t settled = 0;       // uncertain rows settled by a receipt
   std::uint64_t no_receipt = 0;    // rows moved to no_receipt (deadline passed)
+  std::uint64_t bytes = 0;         // bytes received from the IMAP server
+  std::uint64_t message_bytes = 0; // of which the whole messages fetched
+};
+
+// A message that names a Message-ID of this campaign's form
+// (`pecbatch.<campaign>.…`) that no row has: kept under evidence/_unmatched/.
+struct Orphan {
+  std::string folder;
+  std::uint64_t uidvalidity = 0;
+  std::uint64_t uid = 0;
+  std::string message_id;  // the Message-ID it references
+  std::string kind;        // "accettazione", …, or its class
+  std::string file;        // relative to the output directory
 };
 
 struct PollReport {
   PollCounts counts;
   std::map<journal::State, std::uint64_t> states;  // all rows, after the last pass
   std::uint64_t pending = 0;       // sent rows not yet in a final state
+  // Uncertain rows past poll.uncertain_grace_hours with no receipt: no
+  // more searching; `pecbatch resolve` decides (part of `pending`).
+  std::uint64_t needs_decision = 0;
+  std::vector<Orphan> orphans;     // found in this run
   bool interrupted = false;
   bool timed_out = false;
 };
@@ -90,18 +115,24 @@ std::filesystem::path receipts_dir(const config::Campaign& campaign,
 std::filesystem::path unmatched_dir(const config::Campaign& campaign);
 
 // Polls the campaign's mailbox (see docs/polling.md): locks the campaign,
-// opens its journal, and for each message not seen yet fetches it, archives
-// its exact bytes, verifies it, records it (once per UIDVALIDITY/UID) and,
-// for a valid receipt of one of our rows, applies the state machine. At
-// the end of each pass, rows submitted or accepted longer than
-// `poll.no_receipt_after_hours` ago become `no_receipt`, and the evidence
-// manifests of the rows touched are written (campaign/evidence.hpp). One
-// pass, or passes until every sent row is final (`until_final`).
+// opens its journal, and in each of `poll.folders` (examined read-only)
+// reads the header fields of every message not seen yet. Only receipts and
+// provider envelopes that reference one of this campaign's Message-IDs
+// (or look like one: orphans) are fetched whole; their exact bytes are
+// archived, verified, recorded (once per UIDVALIDITY/UID) and, for a valid
+// receipt of one of our rows, applied to the state machine. Everything
+// else is counted as skipped, never fetched. Uncertain rows are settled by
+// receipts already recorded and, within `poll.uncertain_grace_hours`, by
+// searching each folder for their Message-ID. At the end of each pass,
+// rows submitted or accepted longer than `poll.no_receipt_after_hours` ago
+// become `no_receipt`, and the evidence manifests of the rows touched are
+// written (campaign/evidence.hpp). One pass, or passes until every sent row
+// is final (`until_final`).
 //
-// Fails with `config` when the campaign has no journal yet (nothing sent),
-// `transient` when it is locked by another run or the mailbox cannot be
-// reached (single pass), `auth`/`tls`/`config` on a login, certificate or
-// settings problem, `io` for local files.
+// Fails with `config` when the campaign has no journal yet (nothing sent)
+// or a folder does not exist, `transient` when it is locked by another run
+// or the mailbox cannot be reached (single pass), `auth`/`tls`/`config` on
+// a login, certificate or settings problem, `io` for local files.
 core::Result<PollReport> poll_campaign(const config::Campaign& campaign,
                                        const PollOptions& options, const PollDeps& deps);
 

@@ -1,7 +1,8 @@
 #pragma once
 
-// What the two libcurl clients (dispatch's SMTP transport and receipts'
-// IMAP mailbox) share, so that they agree on it.
+// libcurl set-up shared by its users (dispatch's SMTP transport; the IMAP
+// mailbox has its own OpenSSL client, docs/ARCHITECTURE.md), so that they
+// agree on it.
 namespace pecbatch::net {
 
 // curl_global_init, exactly once per process, thread-safe.

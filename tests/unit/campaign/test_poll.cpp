@@ -1,5 +1,7 @@
-// The receipt poller on a FakeMailbox: matching, the state machine,
-// deduplication, untrusted receipts, the cursor and UIDVALIDITY changes.
+// The receipt poller on a FakeMailbox: headers first (unrelated mail is
+// never fetched), matching, the state machine, deduplication, untrusted
+// receipts, orphans, uncertain rows, folders, the cursor and UIDVALIDITY
+// changes.
 
 #include <pecbatch/campaign/poll.hpp>
 #include <pecbatch/campaign/send.hpp>
@@ -129,6 +131,21 @@ protected:
     return message_id;
   }
 
+  // Adds a row left `uncertain` (the connection dropped after the whole
+  // message was sent); returns its Message-ID.
+  std::string add_uncertain_row(std::uint64_t row, const std::string& address) {
+    const std::string message_id = "pecbatch.c1.row" + std::to_string(row) + ".1@pec.test";
+    auto journal = open();
+    EXPECT_EQ(journal.add_rows({{row, address, message_id, "x"}}, m_clock.now()).value(), 1u);
+    const auto id = journal.find_by_message_id(message_id).value()->id;
+    for (State s : {State::sending, State::submitting, State::uncertain}) {
+      journal::Transition t;
+      t.at = m_clock.now();
+      EXPECT_TRUE(journal.transition(id, s, t).ok());
+    }
+    return message_id;
+  }
+
   journal::Journal open() {
     return journal::Journal::open(campaign::journal_path(m_campaign), m_campaign.id).value();
   }
@@ -195,7 +212,7 @@ TEST_F(PollTest, AppliesTheStateMachineForEachKindOfReceipt) {
 
   // Evidence: the exact bytes, under the row's directory.
   const auto file = campaign::receipts_dir(m_campaign, delivered) / "1-1-avvenuta-consegna.eml";
-  EXPECT_EQ(pecbatch::test::slurp(file), m_mailbox.state().messages.at(1));
+  EXPECT_EQ(pecbatch::test::slurp(file), m_mailbox.state().inbox().messages.at(1));
 
   // A late consegna wins over the 24 h notice... and the 12 h warning.
   m_mailbox.add(rcpt("avvenuta-consegna", late, "ritardo@pec.test"));
@@ -212,27 +229,92 @@ TEST_F(PollTest, UntrustedReceiptsAndOtherRecipientsChangeNothing) {
   m_mailbox.add(rcpt("avvenuta-consegna", mid, "ok@pec.test", "nessuno", "", {},
                          "X-Test-Signature: invalid\r\n"));
   m_mailbox.add(rcpt("avvenuta-consegna", mid, "somebody-else@pec.test"));
-  m_mailbox.add(rcpt("avvenuta-consegna", "unknown@elsewhere", "ok@pec.test"));
-  m_mailbox.add("From: a@b\r\nX-Trasporto: errore\r\nSubject: ANOMALIA MESSAGGIO: x\r\n\r\nx\r\n");
-  m_mailbox.add("not a message");
+  // An anomaly envelope about our message (e.g. a forged consegna).
+  m_mailbox.add("From: a@b\r\nX-Trasporto: errore\r\nX-Riferimento-Message-ID: <" + mid +
+                ">\r\nSubject: ANOMALIA MESSAGGIO: x\r\n\r\nx\r\n");
 
   auto report = poll();
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(state_of(mid), State::submitted);
   EXPECT_EQ(report->counts.untrusted, 1u);
-  EXPECT_EQ(report->counts.unmatched, 2u);
-  EXPECT_EQ(report->counts.other, 2u);
+  EXPECT_EQ(report->counts.unmatched, 1u);
+  EXPECT_EQ(report->counts.other, 1u);
   EXPECT_EQ(report->counts.applied, 0u);
   const auto receipts = open().receipts().value();
-  ASSERT_EQ(receipts.size(), 5u);
+  ASSERT_EQ(receipts.size(), 3u);
   EXPECT_EQ(receipts[0].signature, "invalid");
   EXPECT_EQ(receipts[0].file, "evidence/" + mid + "/receipts/1-1-avvenuta-consegna.eml");
-  EXPECT_EQ(receipts[2].file, "evidence/_unmatched/1-3-avvenuta-consegna.eml");
-  EXPECT_EQ(receipts[3].file, "evidence/_unmatched/1-4-anomaly.eml");
-  EXPECT_EQ(receipts[4].file, "evidence/_unmatched/1-5-unreadable.eml");
+  EXPECT_EQ(receipts[2].file, "evidence/" + mid + "/receipts/1-3-anomaly.eml");
   for (const auto& r : receipts) {
     EXPECT_TRUE(std::filesystem::exists(m_campaign.output_dir / r.file)) << r.file;
   }
+}
+
+TEST_F(PollTest, HeadersFirstNeverFetchesUnrelatedMail) {
+  const auto mid = add_row(1, "ok@pec.test");
+  // Ordinary mail, another campaign's receipt, a recipient's reply (an
+  // envelope whose own Message-ID is not ours), a message with no header
+  // at all, and a receipt that names our id only in its Subject.
+  m_mailbox.add("From: someone@example.com\r\nSubject: hello " + mid + "\r\n\r\nhi\r\n");
+  m_mailbox.add(rcpt("accettazione", "pecbatch.other.0a1b2c.1@pec.test", "", "nessuno", "",
+                     {{"ok@pec.test"}}));
+  m_mailbox.add("X-Trasporto: posta-certificata\r\n"
+                "X-Riferimento-Message-ID: <reply.1@pec.test>\r\n"
+                "Subject: POSTA CERTIFICATA: Re: " + mid + "\r\n\r\nx\r\n");
+  m_mailbox.add("not a message");
+  m_mailbox.add("X-Ricevuta: accettazione\r\nSubject: ACCETTAZIONE: " + mid + "\r\n\r\nx\r\n");
+  const auto ours =
+      m_mailbox.add(rcpt("accettazione", mid, "", "nessuno", "", {{"ok@pec.test"}}));
+
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(mid), State::accepted);
+  EXPECT_EQ(m_mailbox.state().fetched, std::vector<std::uint64_t>{ours});
+  EXPECT_EQ(m_mailbox.state().header_fetched.size(), 6u);
+  EXPECT_EQ(report->counts.examined, 6u);
+  EXPECT_EQ(report->counts.skipped, 5u);
+  EXPECT_EQ(report->counts.fetched, 1u);
+  EXPECT_EQ(report->counts.message_bytes, m_mailbox.state().inbox().messages.at(ours).size());
+  EXPECT_EQ(report->counts.bytes, m_mailbox.state().bytes);
+  EXPECT_EQ(open().receipts()->size(), 1u);  // unrelated mail is not even recorded
+  EXPECT_FALSE(std::filesystem::exists(campaign::unmatched_dir(m_campaign)));
+  EXPECT_EQ(open().mailbox_cursor().value()->last_uid, ours);
+
+  // The cursor passed the skipped messages: nothing is read again, and a
+  // skipped message that is the last one is not re-examined either.
+  m_mailbox.add("From: someone@example.com\r\n\r\nlater\r\n");
+  report = poll();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->counts.examined, 1u);
+  EXPECT_EQ(report->counts.skipped, 1u);
+  report = poll();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->counts.examined, 0u);
+  EXPECT_EQ(m_mailbox.state().fetched.size(), 1u);
+  EXPECT_EQ(open().mailbox_cursor().value()->last_uid, ours + 1);
+}
+
+TEST_F(PollTest, OrphanReceiptsAreFetchedArchivedAndReported) {
+  add_row(1, "ok@pec.test");
+  // Our campaign's form, but no row has it (e.g. a row removed from a
+  // journal restored from an old backup).
+  const std::string orphan = "pecbatch.c1.ffffffffffffffffffff.1@pec.test";
+  const auto uid = m_mailbox.add(rcpt("avvenuta-consegna", orphan, "gone@pec.test"));
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(m_mailbox.state().fetched, std::vector<std::uint64_t>{uid});
+  EXPECT_EQ(report->counts.orphans, 1u);
+  ASSERT_EQ(report->orphans.size(), 1u);
+  EXPECT_EQ(report->orphans[0].message_id, orphan);
+  EXPECT_EQ(report->orphans[0].folder, "INBOX");
+  EXPECT_EQ(report->orphans[0].uid, uid);
+  EXPECT_EQ(report->orphans[0].kind, "avvenuta-consegna");
+  EXPECT_EQ(report->orphans[0].file, "evidence/_unmatched/1-1-avvenuta-consegna.eml");
+  EXPECT_EQ(pecbatch::test::slurp(m_campaign.output_dir / report->orphans[0].file),
+            m_mailbox.state().inbox().messages.at(uid));
+  const auto receipts = open().receipts().value();
+  ASSERT_EQ(receipts.size(), 1u);
+  EXPECT_FALSE(receipts[0].row_id);
 }
 
 TEST_F(PollTest, ARunAgainNeverFetchesOrCountsTwice) {
@@ -298,8 +380,8 @@ TEST_F(PollTest, UntilFinalWaitsForReceiptsThenStops) {
   const auto mid = add_row(1, "ok@pec.test");
   m_mailbox.state().on_select = [&](FakeMailbox::State& state) {
     if (state.selects == 3) {
-      state.messages[state.next_uid++] =
-          rcpt("avvenuta-consegna", mid, "ok@pec.test");
+      auto& inbox = state.inbox();
+      inbox.messages[inbox.next_uid++] = rcpt("avvenuta-consegna", mid, "ok@pec.test");
     }
   };
   campaign::PollOptions options;
@@ -474,6 +556,139 @@ TEST_F(PollTest, NoDeadlineWhenTheMailboxCouldNotBeRead) {
   m_mailbox.state().select_error.reset();
   ASSERT_TRUE(poll().ok());
   EXPECT_EQ(state_of(mid), State::no_receipt);
+}
+
+TEST_F(PollTest, AnUncertainRowIsSettledByASearchForItsMessageId) {
+  const auto mid = add_uncertain_row(1, "ok@pec.test");
+  const auto acceptance = m_mailbox.add(rcpt("accettazione", mid, "", "nessuno", "",
+                                             {{"ok@pec.test"}}));
+  m_mailbox.add("From: someone@example.com\r\n\r\nunrelated\r\n");
+  m_mailbox.add("From: someone@example.com\r\n\r\nunrelated\r\n");
+  // The scan already went past the receipt (e.g. a journal whose cursor
+  // was carried over): only the search can find it.
+  ASSERT_TRUE(open().set_mailbox_cursor({1, 3}).ok());
+
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(mid), State::accepted);
+  EXPECT_EQ(m_mailbox.state().searches,
+            std::vector<std::string>{"X-Riferimento-Message-ID: " + mid});
+  EXPECT_EQ(m_mailbox.state().fetched, std::vector<std::uint64_t>{acceptance});
+  EXPECT_TRUE(m_mailbox.state().header_fetched.empty());
+  EXPECT_EQ(report->counts.searched, 1u);
+  EXPECT_EQ(report->counts.found_by_search, 1u);
+  EXPECT_EQ(report->counts.settled, 1u);
+  EXPECT_EQ(report->needs_decision, 0u);
+  EXPECT_EQ(open().mailbox_cursor().value()->last_uid, 3u);  // a search moves no cursor
+  const auto receipts = open().receipts().value();
+  ASSERT_EQ(receipts.size(), 1u);
+  EXPECT_EQ(receipts[0].uid, acceptance);
+  EXPECT_TRUE(std::filesystem::exists(campaign::receipts_dir(m_campaign, mid) /
+                                      "1-1-accettazione.eml"));
+
+  // Accepted now: no more searching.
+  report = poll();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(m_mailbox.state().searches.size(), 1u);
+}
+
+TEST_F(PollTest, AnUncertainRowWithNoReceiptStaysUncertain) {
+  m_campaign.poll.uncertain_grace_hours = 6;
+  const auto mid = add_uncertain_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("accettazione", "pecbatch.other.x.1@pec.test", "", "nessuno", "",
+                     {{"ok@pec.test"}}));
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(mid), State::uncertain);
+  EXPECT_EQ(report->counts.searched, 1u);
+  EXPECT_EQ(report->pending, 1u);
+  EXPECT_EQ(report->needs_decision, 0u);
+  EXPECT_TRUE(m_mailbox.state().fetched.empty());
+
+  // Past the grace window: no search, and --until-final does not wait for
+  // a receipt that will not come: the row needs `pecbatch resolve`.
+  m_clock.advance(std::chrono::hours(6));
+  campaign::PollOptions options;
+  options.until_final = true;
+  options.timeout = std::chrono::minutes(10);
+  report = poll(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->counts.passes, 1u);
+  EXPECT_EQ(report->counts.searched, 0u);
+  EXPECT_EQ(report->pending, 1u);
+  EXPECT_EQ(report->needs_decision, 1u);
+  EXPECT_FALSE(report->timed_out);
+  EXPECT_EQ(m_clock.total_slept(), std::chrono::milliseconds(0));
+  EXPECT_EQ(state_of(mid), State::uncertain);
+}
+
+TEST_F(PollTest, AReceiptSeenBeforeTheRowWasUncertainSettlesIt) {
+  // Send crashed with the row in `submitting`; a poll ran before the next
+  // send recovered it: the accettazione is recorded but cannot apply.
+  const std::string mid = "pecbatch.c1.row1.1@pec.test";
+  {
+    auto journal = open();
+    ASSERT_EQ(journal.add_rows({{1, "ok@pec.test", mid, "x"}}, m_clock.now()).value(), 1u);
+    const auto id = journal.find_by_message_id(mid).value()->id;
+    for (State s : {State::sending, State::submitting}) {
+      journal::Transition t;
+      t.at = m_clock.now();
+      ASSERT_TRUE(journal.transition(id, s, t).ok());
+    }
+  }
+  m_mailbox.add(rcpt("accettazione", mid, "", "nessuno", "", {{"ok@pec.test"}}));
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(mid), State::submitting);
+  EXPECT_EQ(report->counts.applied, 0u);
+
+  // The next send's recovery makes it uncertain; the recorded receipt
+  // settles it without reading the mailbox again.
+  ASSERT_EQ(open().recover(m_clock.now()).value().submitting_uncertain, 1u);
+  report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(mid), State::accepted);
+  EXPECT_EQ(report->counts.settled, 1u);
+  EXPECT_EQ(report->counts.applied, 1u);
+  EXPECT_EQ(m_mailbox.state().fetched.size(), 1u);
+  auto journal = open();
+  const auto events = journal.events(journal.find_by_message_id(mid).value()->id).value();
+  EXPECT_EQ(events.back().to, State::accepted);
+  EXPECT_EQ(events.back().detail, "receipt accettazione opec.1@pec.test");
+}
+
+TEST_F(PollTest, EachFolderHasItsOwnCursor) {
+  m_campaign.poll.folders = {"INBOX", "Ricevute PEC"};
+  m_mailbox.state().folders["Ricevute PEC"].uidvalidity = 7;
+  const auto mid = add_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("accettazione", mid, "", "nessuno", "", {{"ok@pec.test"}}));
+  m_mailbox.add("From: someone@example.com\r\n\r\nx\r\n", "Ricevute PEC");
+  m_mailbox.add(rcpt("avvenuta-consegna", mid, "ok@pec.test"), "Ricevute PEC");
+  auto report = poll();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(mid), State::delivered);
+  EXPECT_EQ(m_mailbox.state().selected, (std::vector<std::string>{"INBOX", "Ricevute PEC"}));
+  auto journal = open();
+  EXPECT_EQ(journal.get_meta("imap:last_uid").value(), "1");
+  EXPECT_EQ(journal.get_meta("imap:uidvalidity").value(), "1");
+  EXPECT_EQ(journal.folder_cursor("Ricevute PEC").value()->last_uid, 2u);
+  EXPECT_EQ(journal.get_meta("imap:folder:Ricevute PEC:uidvalidity").value(), "7");
+  EXPECT_TRUE(std::filesystem::exists(campaign::receipts_dir(m_campaign, mid) /
+                                      "7-2-avvenuta-consegna.eml"));
+
+  // A folder that does not exist is a configuration error.
+  m_campaign.poll.folders = {"INBOX", "Nowhere"};
+  report = poll();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.error().kind, core::ErrorKind::config);
+
+  // Two folders with one UIDVALIDITY cannot be told apart: refused.
+  m_campaign.poll.folders = {"INBOX", "Ricevute PEC"};
+  m_mailbox.state().folders["Ricevute PEC"].uidvalidity = 1;
+  report = poll();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.error().kind, core::ErrorKind::config);
+  EXPECT_NE(report.error().message.find("UIDVALIDITY"), std::string::npos);
 }
 
 TEST(PollTime, ParsesDaticertTimes) {

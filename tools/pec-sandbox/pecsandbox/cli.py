@@ -6,7 +6,8 @@
     pec-sandbox env    --dir DIR
 
 ``start`` returns once SMTPS, STARTTLS and IMAPS accept TLS connections
-verified against the sandbox CA, and writes ``DIR/sandbox.json``.
+verified against the sandbox CA (and IMAP offers STARTTLS), and writes
+``DIR/sandbox.json``.
 """
 
 import argparse
@@ -15,6 +16,7 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -102,6 +104,31 @@ def _wait_ready(port, cafile, proc=None, starttls=False, expect=b"220", what="SM
                    % (what, port, READY_TIMEOUT, last, procutil.tail(log) if log else ""))
 
 
+def _wait_imap_starttls(port, log=None):
+    """Wait until the plain IMAP listener greets and offers STARTTLS."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as raw:
+                raw.settimeout(max(0.2, deadline - time.monotonic()))
+                greeting = b""
+                while not greeting.endswith(b"\n"):
+                    chunk = raw.recv(512)
+                    if not chunk:
+                        raise OSError("connection closed during greeting")
+                    greeting += chunk
+                if greeting.startswith(b"* OK") and b"STARTTLS" in greeting:
+                    raw.sendall(b"a LOGOUT\r\n")
+                    return
+                last = "unexpected greeting %r" % greeting[:80]
+        except OSError as exc:
+            last = exc
+        time.sleep(0.01)
+    raise CliError("IMAP STARTTLS on port %d not ready after %.0f s: %s%s"
+                   % (port, READY_TIMEOUT, last, procutil.tail(log) if log else ""))
+
+
 # -- start ------------------------------------------------------------------
 
 def start(directory, config_path=None):
@@ -140,7 +167,7 @@ def start(directory, config_path=None):
     proc = None
     dovecot_pid = None
     try:
-        imaps_port = _start_dovecot(layout, pki, config, uid, gid, user)
+        imaps_port, imap_starttls_port = _start_dovecot(layout, pki, config, uid, gid, user)
         dovecot_pid = procutil.read_pidfile(layout.dovecot_pid)
         log_fh = open(layout.log_file, "ab")
         env = dict(os.environ)
@@ -163,6 +190,7 @@ def start(directory, config_path=None):
                     log=layout.log_file)
         _wait_ready(imaps_port, pki.root_cert, expect=b"* OK", what="IMAPS",
                     log=layout.dovecot_log)
+        _wait_imap_starttls(imap_starttls_port, log=layout.dovecot_log)
     except BaseException:
         smtps_sock.close()
         starttls_sock.close()
@@ -184,6 +212,7 @@ def start(directory, config_path=None):
         "smtps_port": smtps_port,
         "starttls_port": starttls_port,
         "imaps_port": imaps_port,
+        "imap_starttls_port": imap_starttls_port,
         "ca_cert": pki.root_cert,
         "accounts": [{"address": a, "username": a, "password": p,
                       "maildir": layout.maildir(a)} for a, p in config.accounts.items()],
@@ -206,15 +235,21 @@ def start(directory, config_path=None):
 
 
 def _start_dovecot(layout, pki, config, uid, gid, user):
-    """Configure and start Dovecot, retrying on a port race; return the port."""
+    """Configure and start Dovecot, retrying on a port race; return the
+    IMAPS and the IMAP (STARTTLS) ports."""
     fixed = config.ports["imaps"]
-    attempts = 1 if fixed else 3
+    fixed_starttls = config.ports["imap_starttls"]
+    attempts = 1 if fixed and fixed_starttls else 3
     for attempt in range(attempts):
         port = fixed or procutil.free_port()
-        dovecot.write_config(layout, pki, port, config.accounts, uid, gid, user)
+        starttls_port = fixed_starttls or procutil.free_port()
+        while starttls_port == port:
+            starttls_port = procutil.free_port()
+        dovecot.write_config(layout, pki, port, config.accounts, uid, gid, user,
+                             starttls_port=starttls_port)
         try:
             dovecot.start(layout)
-            return port
+            return port, starttls_port
         except RuntimeError as exc:
             if attempt + 1 < attempts and "in use" in str(exc):
                 continue
@@ -263,7 +298,8 @@ def status(directory):
     result = {"dir": layout.dir,
               "smtp": {"running": bool(smtp_pid), "pid": smtp_pid},
               "dovecot": {"running": bool(dovecot_pid), "pid": dovecot_pid}}
-    for key in ("smtps_port", "starttls_port", "imaps_port", "ca_cert", "domain"):
+    for key in ("smtps_port", "starttls_port", "imaps_port", "imap_starttls_port", "ca_cert",
+                "domain"):
         if key in info:
             result[key] = info[key]
     if smtp_pid and dovecot_pid:
@@ -289,6 +325,7 @@ def env_lines(directory):
               ("PEC_SANDBOX_SMTPS_PORT", info["smtps_port"]),
               ("PEC_SANDBOX_STARTTLS_PORT", info["starttls_port"]),
               ("PEC_SANDBOX_IMAPS_PORT", info["imaps_port"]),
+              ("PEC_SANDBOX_IMAP_STARTTLS_PORT", info.get("imap_starttls_port", "")),
               ("PEC_SANDBOX_CA_CERT", info["ca_cert"]),
               ("PEC_SANDBOX_USER", account["username"]),
               ("PEC_SANDBOX_PASSWORD", account["password"]),
@@ -311,8 +348,9 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     p = sub.add_parser("start", help="start a sandbox; write DIR/sandbox.json",
-                       description="Start SMTPS, STARTTLS and Dovecot IMAPS on free "
-                                   "127.0.0.1 ports; return when they are ready. "
+                       description="Start SMTPS, STARTTLS, Dovecot IMAPS and IMAP "
+                                   "STARTTLS on free 127.0.0.1 ports; return when they "
+                                   "are ready. "
                                    "Prints the sandbox.json content.")
     p.add_argument("--dir", required=True, help="state directory (created if missing)")
     p.add_argument("--config", help="JSON configuration file (default: built-in defaults)")
@@ -339,9 +377,11 @@ def main(argv=None):
             info = start(args.dir, args.config)
             if not args.quiet:
                 print(json.dumps(info, indent=2, ensure_ascii=False))
-            print("pec-sandbox: started in %s (SMTPS %d, STARTTLS %d, IMAPS %d) in %.2f s"
+            print("pec-sandbox: started in %s (SMTPS %d, STARTTLS %d, IMAPS %d, "
+                  "IMAP STARTTLS %d) in %.2f s"
                   % (info["dir"], info["smtps_port"], info["starttls_port"],
-                     info["imaps_port"], info["startup_seconds"]), file=sys.stderr)
+                     info["imaps_port"], info["imap_starttls_port"], info["startup_seconds"]),
+                  file=sys.stderr)
             return EXIT_OK
         if args.command == "stop":
             print("pec-sandbox: %s" % stop(args.dir), file=sys.stderr)

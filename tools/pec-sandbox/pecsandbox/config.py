@@ -102,7 +102,7 @@ DEFAULTS = {
     "clock": {"12h": 12.0, "24h": 24.0},
     "delivery_delay": 0,
     "signature_digest": "sha256",
-    "ports": {"smtps": 0, "starttls": 0, "imaps": 0},
+    "ports": {"smtps": 0, "starttls": 0, "imaps": 0, "imap_starttls": 0},
     "faults": [],
 }
 
@@ -316,9 +316,9 @@ class Config:
         self.signature_digest = digest
 
         ports = raw["ports"]
-        _check_keys(ports, ("smtps", "starttls", "imaps"), "ports")
+        _check_keys(ports, ("smtps", "starttls", "imaps", "imap_starttls"), "ports")
         self.ports = {}
-        for name in ("smtps", "starttls", "imaps"):
+        for name in ("smtps", "starttls", "imaps", "imap_starttls"):
             port = ports.get(name, 0)
             if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
                 raise ConfigError("ports.%s must be an integer 0..65535 (0 = pick a free port)" % name)

@@ -1,4 +1,5 @@
-"""A private Dovecot (IMAPS only) serving the sandbox mailboxes.
+"""A private Dovecot serving the sandbox mailboxes over IMAPS (implicit TLS)
+and IMAP + STARTTLS (login only after STARTTLS, like port 143).
 
 The configuration is complete and self-contained (nothing from
 ``/etc/dovecot`` is read), listens on 127.0.0.1 only, uses a passwd-file
@@ -41,8 +42,12 @@ def _user_exists(name):
         return False
 
 
-def write_config(layout, pki, port, accounts, uid, gid, user):
-    """Write ``dovecot.conf`` and the passwd-file for *accounts* {address: password}."""
+def write_config(layout, pki, port, accounts, uid, gid, user, starttls_port=0):
+    """Write ``dovecot.conf`` and the passwd-file for *accounts* {address: password}.
+
+    *port* is the IMAPS listener; *starttls_port*, when not 0, a plain IMAP
+    listener where STARTTLS is required before any login (``ssl = required``).
+    """
     os.makedirs(layout.dovecot_dir, exist_ok=True)
     os.makedirs(layout.dovecot_state, exist_ok=True)
     base = layout.dovecot_base
@@ -108,7 +113,8 @@ namespace inbox {{
 service imap-login {{
   chroot =
   inet_listener imap {{
-    port = 0
+    address = 127.0.0.1
+    port = {starttls_port}
   }}
   inet_listener imaps {{
     address = 127.0.0.1
@@ -127,7 +133,8 @@ service stats {{
     mode = 0600
   }}
 }}
-""".format(base=base, state=layout.dovecot_state, port=port, log=layout.dovecot_log,
+""".format(base=base, state=layout.dovecot_state, port=port, starttls_port=starttls_port,
+           log=layout.dovecot_log,
            cert=pki.tls_cert, key=pki.tls_key, internal=internal, login=login,
            uid=uid, gid=gid, mail=layout.mail_root, group_line=group_line, users=layout.dovecot_users)
     with open(layout.dovecot_conf + ".tmp", "w", encoding="utf-8") as fh:

@@ -8,6 +8,7 @@ PEC client would.
 import datetime
 import email.utils
 import hashlib
+import imaplib
 import os
 import re
 import smtplib
@@ -102,8 +103,9 @@ class A_InfoTest(Base):
             self.assertIn(key, info)
         self.assertEqual(info["host"], "127.0.0.1")
         self.assertEqual(info["domain"], DOMAIN)
-        ports = {info["smtps_port"], info["starttls_port"], info["imaps_port"]}
-        self.assertEqual(len(ports), 3)
+        ports = {info["smtps_port"], info["starttls_port"], info["imaps_port"],
+                 info["imap_starttls_port"]}
+        self.assertEqual(len(ports), 4)
         self.assertTrue(os.path.isfile(info["ca_cert"]))
         self.assertTrue(os.path.isdir(info["maildir"]))
         self.assertEqual(info["accounts"][0]["address"], "mittente@pec.sandbox.test")
@@ -111,7 +113,8 @@ class A_InfoTest(Base):
         self.assertLess(SANDBOX.start_seconds, 2.0)
 
     def test_listeners_are_loopback_only(self):
-        ports = {SANDBOX.info[k] for k in ("smtps_port", "starttls_port", "imaps_port")}
+        ports = {SANDBOX.info[k] for k in ("smtps_port", "starttls_port", "imaps_port",
+                                           "imap_starttls_port")}
         listening = {}
         with open("/proc/net/tcp") as fh:
             for line in fh.readlines()[1:]:
@@ -133,6 +136,18 @@ class A_InfoTest(Base):
             with socket.create_connection((host, SANDBOX.info["imaps_port"]), timeout=10) as raw:
                 with ctx.wrap_socket(raw, server_hostname=host) as tls:
                     self.assertTrue(tls.recv(100).startswith(b"* OK"))
+
+
+    def test_imap_starttls(self):
+        conn = imaplib.IMAP4("127.0.0.1", SANDBOX.info["imap_starttls_port"], timeout=10)
+        try:
+            self.assertIn("STARTTLS", conn.capabilities)
+            conn.starttls(SANDBOX.ssl_context())
+            conn.login(SANDBOX.account["username"], SANDBOX.account["password"])
+            typ, _ = conn.select("INBOX", readonly=True)
+            self.assertEqual(typ, "OK")
+        finally:
+            conn.logout()
 
 
 class B_SubmissionTest(Base):
