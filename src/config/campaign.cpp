@@ -87,6 +87,9 @@ const std::vector<KeyDef>& registry() {
       {"send.quiet_period_seconds", Type::integer, false, {}},
       {"send.helo_name", Type::string, false, {}},
       {"poll.no_receipt_after_hours", Type::integer, false, {}},
+      {"poll.folders", Type::string_list, false, {}},
+      {"poll.uncertain_grace_hours", Type::integer, false, {}},
+      {"report.fields", Type::string_list, false, {}},
   };
   return keys;
 }
@@ -804,6 +807,27 @@ Result<Campaign> load_campaign(const std::filesystem::path& file,
   // [poll]
   campaign.poll.no_receipt_after_hours = bounded(
       "poll.no_receipt_after_hours", campaign.poll.no_receipt_after_hours, 1, 24 * 30);
+  campaign.poll.folders = r.string_list("poll.folders", campaign.poll.folders, "default");
+  if (campaign.poll.folders.empty()) {
+    r.problem("poll.folders", "at least one folder is needed (the default is [\"INBOX\"])");
+  }
+  for (const auto& folder : campaign.poll.folders) {
+    if (core::trim(folder).empty()) {
+      r.problem("poll.folders", "empty folder name");
+      break;
+    }
+  }
+  campaign.poll.uncertain_grace_hours = bounded(
+      "poll.uncertain_grace_hours", campaign.poll.uncertain_grace_hours, 1, 24 * 30);
+
+  // [report]
+  campaign.report.fields = r.string_list("report.fields", {}, "default");
+  for (const auto& field : campaign.report.fields) {
+    if (core::trim(field).empty()) {
+      r.problem("report.fields", "empty column name");
+      break;
+    }
+  }
 
   if (!problems.empty()) {
     return make_error(ErrorKind::config, problems.joined());

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -24,7 +25,8 @@ constexpr const char* k_recover_detail = "found after an interrupted run";
 // The columns read into a RowRecord, in read_row's order.
 #define PB_JOURNAL_ROW_COLUMNS                                                   \
   "id, row, address, message_id, state, attempts, content_sha256, sent_sha256, " \
-  "last_code, last_enhanced, last_text, created_ms, updated_ms, submitted_ms"
+  "last_code, last_enhanced, last_text, created_ms, updated_ms, submitted_ms, "   \
+  "generation, retry_of, superseded_by"
 
 constexpr const char* k_select_by_id =
     "SELECT " PB_JOURNAL_ROW_COLUMNS " FROM rows WHERE id = ?1";
@@ -93,6 +95,13 @@ core::Result<RowRecord> read_row(const sqlite::Db& db, const sqlite::Statement& 
   r.created = core::from_unix_ms(s.column_int64(11));
   r.updated = core::from_unix_ms(s.column_int64(12));
   r.submitted = core::from_unix_ms(s.column_int64(13));  // NULL reads as 0
+  r.generation = static_cast<unsigned>(s.column_int64(14));
+  if (!s.column_is_null(15)) {
+    r.retry_of = s.column_int64(15);
+  }
+  if (!s.column_is_null(16)) {
+    r.superseded_by = s.column_int64(16);
+  }
   return r;
 }
 
@@ -225,28 +234,44 @@ std::uint64_t to_u64(const std::optional<std::string>& text) {
   }
 }
 
-core::Result<std::optional<MailboxCursor>> read_cursor(sqlite::Db& db) {
-  PB_TRY_ASSIGN(const auto validity, read_meta(db, k_cursor_uidvalidity));
+// The meta keys of an IMAP folder's cursor: INBOX keeps the keys of
+// schema 2 (`imap:uidvalidity`, `imap:last_uid`), other folders get
+// `imap:folder:<name>:uidvalidity` / `:last_uid`.
+std::pair<std::string, std::string> cursor_keys(const std::string& folder) {
+  if (folder.size() == 5 && (folder[0] | 0x20) == 'i' && (folder[1] | 0x20) == 'n' &&
+      (folder[2] | 0x20) == 'b' && (folder[3] | 0x20) == 'o' && (folder[4] | 0x20) == 'x') {
+    return {k_cursor_uidvalidity, k_cursor_last_uid};
+  }
+  return {"imap:folder:" + folder + ":uidvalidity", "imap:folder:" + folder + ":last_uid"};
+}
+
+core::Result<std::optional<MailboxCursor>> read_cursor(sqlite::Db& db,
+                                                       const std::string& folder = "INBOX") {
+  const auto [validity_key, last_key] = cursor_keys(folder);
+  PB_TRY_ASSIGN(const auto validity, read_meta(db, validity_key.c_str()));
   if (!validity) {
     return std::optional<MailboxCursor>();
   }
-  PB_TRY_ASSIGN(const auto last, read_meta(db, k_cursor_last_uid));
+  PB_TRY_ASSIGN(const auto last, read_meta(db, last_key.c_str()));
   return std::optional<MailboxCursor>(MailboxCursor{to_u64(validity), to_u64(last)});
 }
 
-core::Status write_cursor(sqlite::Db& db, const MailboxCursor& cursor) {
-  PB_TRY(write_meta(db, k_cursor_uidvalidity, std::to_string(cursor.uidvalidity)));
-  return write_meta(db, k_cursor_last_uid, std::to_string(cursor.last_uid));
+core::Status write_cursor(sqlite::Db& db, const MailboxCursor& cursor,
+                          const std::string& folder = "INBOX") {
+  const auto [validity_key, last_key] = cursor_keys(folder);
+  PB_TRY(write_meta(db, validity_key.c_str(), std::to_string(cursor.uidvalidity)));
+  return write_meta(db, last_key.c_str(), std::to_string(cursor.last_uid));
 }
 
 // Advances the stored cursor to `uid` of `uidvalidity` (never backwards in
 // the same UIDVALIDITY).
-core::Status advance_cursor(sqlite::Db& db, std::uint64_t uidvalidity, std::uint64_t uid) {
-  PB_TRY_ASSIGN(const auto cursor, read_cursor(db));
+core::Status advance_cursor(sqlite::Db& db, std::uint64_t uidvalidity, std::uint64_t uid,
+                            const std::string& folder = "INBOX") {
+  PB_TRY_ASSIGN(const auto cursor, read_cursor(db, folder));
   if (cursor && cursor->uidvalidity == uidvalidity && cursor->last_uid >= uid) {
     return core::Ok{};
   }
-  return write_cursor(db, MailboxCursor{uidvalidity, uid});
+  return write_cursor(db, MailboxCursor{uidvalidity, uid}, folder);
 }
 
 } // namespace
@@ -254,6 +279,36 @@ core::Status advance_cursor(sqlite::Db& db, std::uint64_t uidvalidity, std::uint
 struct Journal::Impl {
   std::unique_ptr<sqlite::Db> db;
 };
+
+namespace {
+
+// The connection is always `synchronous = FULL` (the WAL is fsync'ed at
+// each commit) except for the one transaction this guard spans, which
+// runs with NORMAL: not synced at commit, still safe from corruption, and
+// made durable by the next FULL commit or checkpoint (the WAL is written
+// in order).
+class RelaxedSync {
+public:
+  static core::Result<RelaxedSync> begin(sqlite::Db& db) {
+    PB_TRY(db.exec("PRAGMA synchronous = NORMAL"));
+    return RelaxedSync(db);
+  }
+  RelaxedSync(RelaxedSync&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
+  RelaxedSync(const RelaxedSync&) = delete;
+  RelaxedSync& operator=(const RelaxedSync&) = delete;
+  RelaxedSync& operator=(RelaxedSync&&) = delete;
+  ~RelaxedSync() {
+    if (m_db != nullptr) {
+      (void)m_db->exec("PRAGMA synchronous = FULL");
+    }
+  }
+
+private:
+  explicit RelaxedSync(sqlite::Db& db) : m_db(&db) {}
+  sqlite::Db* m_db;
+};
+
+} // namespace
 
 Journal::Journal(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Journal::Journal(Journal&&) noexcept = default;
@@ -277,6 +332,28 @@ core::Result<Journal> Journal::open(const std::filesystem::path& file,
   // WAL; SQLite then keeps a rollback journal, which with synchronous=FULL
   // is as durable, only slower.
   PB_TRY(db->query_text("PRAGMA journal_mode = WAL"));
+  auto impl = std::make_unique<Impl>();
+  impl->db = std::move(db);
+  return Journal(std::move(impl));
+}
+
+core::Result<Journal> Journal::open_read_only(const std::filesystem::path& file,
+                                              const std::string& campaign_id) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    return core::make_error(core::ErrorKind::no_input,
+                            "journal " + file.string() + ": no such file");
+  }
+  PB_TRY_ASSIGN(auto db, sqlite::Db::open_read_only(file, k_busy_timeout_ms));
+  PB_TRY_ASSIGN(const int version, schema::check_existing(*db, campaign_id));
+  if (version < schema::current_version()) {
+    // Read an older journal through a migrated copy: the file is never
+    // upgraded by a reader.
+    PB_TRY_ASSIGN(auto copy, sqlite::Db::copy_in_memory(*db));
+    PB_TRY(schema::prepare(*copy, campaign_id));
+    db = std::move(copy);
+  }
+  PB_TRY(db->exec("PRAGMA query_only = ON"));
   auto impl = std::make_unique<Impl>();
   impl->db = std::move(db);
   return Journal(std::move(impl));
@@ -507,6 +584,11 @@ core::Status Journal::transition(std::int64_t id, State to, const Transition& in
     return moved_from();
   }
   auto& db = *m_impl->db;
+  std::optional<RelaxedSync> relaxed;
+  if (!info.durable) {
+    PB_TRY_ASSIGN(auto guard, RelaxedSync::begin(db));
+    relaxed.emplace(std::move(guard));
+  }
   PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
   // Read inside the write transaction: no other process can change the
   // state between this check and the commit.
@@ -520,6 +602,16 @@ core::Status Journal::transition(std::int64_t id, State to, const Transition& in
   PB_TRY(append_event(db, EventData{id, info.at, head.state, to, info.smtp_code,
                                     info.enhanced, info.text, info.detail}));
   return txn.commit();
+}
+
+core::Status Journal::sync() {
+  if (!m_impl) {
+    return moved_from();
+  }
+  // Syncs the WAL before copying it into the database, whatever the
+  // synchronous mode; PASSIVE never waits for readers.
+  PB_TRY(m_impl->db->query_text("PRAGMA wal_checkpoint(PASSIVE)"));
+  return core::Ok{};
 }
 
 core::Result<std::vector<core::TimePoint>>
@@ -542,8 +634,47 @@ Journal::submissions_since(core::TimePoint since) {
   }
 }
 
+namespace {
+
+// Applies a receipt's effect (ReceiptEffect) inside the caller's
+// transaction; returns the steps applied.
+core::Result<std::vector<State>> apply_effect(sqlite::Db& db, const ReceiptEffect& effect,
+                                              core::TimePoint at) {
+  std::vector<State> applied;
+  for (const State to : effect.steps) {
+    PB_TRY_ASSIGN(const RowHead head, row_head(db, effect.row_id));
+    if (!is_allowed(head.state, to)) {
+      continue;  // redundant or out of order: the receipt is kept anyway
+    }
+    Transition info;
+    info.at = at;
+    info.detail = effect.detail;
+    PB_TRY(apply_transition(db, effect.row_id, to, info));
+    PB_TRY(append_event(db, EventData{effect.row_id, at, head.state, to, 0, effect.enhanced,
+                                      effect.text, effect.detail}));
+    applied.push_back(to);
+  }
+  if (!applied.empty() && (!effect.text.empty() || !effect.enhanced.empty())) {
+    PB_TRY_ASSIGN(sqlite::Query q, db.query("UPDATE rows SET last_text = ?2, last_enhanced = ?3 "
+                                            "WHERE id = ?1"));
+    q->bind_int64(1, effect.row_id);
+    q->bind_text(2, effect.text);
+    q->bind_text(3, effect.enhanced);
+    PB_TRY(q->run());
+  }
+  return applied;
+}
+
+} // namespace
+
 core::Result<ReceiptOutcome> Journal::record_receipt(const ReceiptRecord& receipt,
                                                      const std::optional<ReceiptEffect>& effect) {
+  return record_receipt_in(std::string("INBOX"), receipt, effect);
+}
+
+core::Result<ReceiptOutcome> Journal::record_receipt_in(
+    const std::optional<std::string>& folder, const ReceiptRecord& receipt,
+    const std::optional<ReceiptEffect>& effect) {
   if (!m_impl) {
     return moved_from();
   }
@@ -579,32 +710,25 @@ core::Result<ReceiptOutcome> Journal::record_receipt(const ReceiptRecord& receip
   }
   outcome.recorded = db.changes() == 1;
   if (outcome.recorded && effect) {
-    for (const State to : effect->steps) {
-      PB_TRY_ASSIGN(const RowHead head, row_head(db, effect->row_id));
-      if (!is_allowed(head.state, to)) {
-        continue;  // redundant or out of order: the receipt is kept anyway
-      }
-      Transition info;
-      info.at = receipt.at;
-      info.detail = effect->detail;
-      PB_TRY(apply_transition(db, effect->row_id, to, info));
-      PB_TRY(append_event(db, EventData{effect->row_id, receipt.at, head.state, to, 0,
-                                        effect->enhanced, effect->text, effect->detail}));
-      outcome.applied.push_back(to);
-    }
-    if (!outcome.applied.empty() && (!effect->text.empty() || !effect->enhanced.empty())) {
-      PB_TRY_ASSIGN(sqlite::Query q,
-                    db.query("UPDATE rows SET last_text = ?2, last_enhanced = ?3 "
-                             "WHERE id = ?1"));
-      q->bind_int64(1, effect->row_id);
-      q->bind_text(2, effect->text);
-      q->bind_text(3, effect->enhanced);
-      PB_TRY(q->run());
-    }
+    PB_TRY_ASSIGN(outcome.applied, apply_effect(db, *effect, receipt.at));
   }
-  PB_TRY(advance_cursor(db, receipt.uidvalidity, receipt.uid));
+  if (folder) {
+    PB_TRY(advance_cursor(db, receipt.uidvalidity, receipt.uid, *folder));
+  }
   PB_TRY(txn.commit());
   return outcome;
+}
+
+core::Result<std::vector<State>> Journal::apply_receipt_effect(const ReceiptEffect& effect,
+                                                               core::TimePoint at) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  PB_TRY_ASSIGN(auto applied, apply_effect(db, effect, at));
+  PB_TRY(txn.commit());
+  return applied;
 }
 
 core::Result<bool> Journal::has_receipt(std::uint64_t uidvalidity, std::uint64_t uid) {
@@ -683,6 +807,18 @@ core::Result<std::vector<ReceiptRecord>> Journal::receipts_for(const std::string
   return read_receipts(q);
 }
 
+core::Result<std::optional<core::TimePoint>> Journal::last_receipt_time() {
+  if (!m_impl) {
+    return moved_from();
+  }
+  PB_TRY_ASSIGN(sqlite::Query q, m_impl->db->query("SELECT max(at_ms) FROM receipts"));
+  PB_TRY_ASSIGN(const bool has_row, q->step());
+  if (!has_row || q->column_is_null(0)) {
+    return std::optional<core::TimePoint>();
+  }
+  return std::optional<core::TimePoint>(core::from_unix_ms(q->column_int64(0)));
+}
+
 core::Result<std::optional<MailboxCursor>> Journal::mailbox_cursor() {
   if (!m_impl) {
     return moved_from();
@@ -697,6 +833,23 @@ core::Status Journal::set_mailbox_cursor(const MailboxCursor& cursor) {
   auto& db = *m_impl->db;
   PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
   PB_TRY(write_cursor(db, cursor));
+  return txn.commit();
+}
+
+core::Result<std::optional<MailboxCursor>> Journal::folder_cursor(const std::string& folder) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  return read_cursor(*m_impl->db, folder);
+}
+
+core::Status Journal::set_folder_cursor(const std::string& folder, const MailboxCursor& cursor) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  PB_TRY(write_cursor(db, cursor, folder));
   return txn.commit();
 }
 
@@ -734,6 +887,169 @@ core::Result<std::vector<Event>> Journal::events(std::int64_t id) {
     e.smtp_code = static_cast<int>(q->column_int64(3));
     e.detail = q->column_text(4);
     out.push_back(std::move(e));
+  }
+}
+
+// --- Sending a row again (schema 3) ---------------------------------------
+
+namespace {
+
+core::Result<RowRecord> row_by_id(sqlite::Db& db, std::int64_t id) {
+  PB_TRY_ASSIGN(sqlite::Query q, db.query(k_select_by_id));
+  q->bind_int64(1, id);
+  PB_TRY_ASSIGN(const bool found, q->step());
+  if (!found) {
+    return internal_error(db, "no row with id " + std::to_string(id));
+  }
+  return read_row(db, *q);
+}
+
+core::Error refused(const RowRecord& row, const std::string& why) {
+  return core::make_error(core::ErrorKind::input,
+                          "row " + std::to_string(row.row) + " (" + row.address + ", " +
+                              row.message_id + "): " + why);
+}
+
+// retry_row (`uncertain` false) and resend_uncertain (true): the checks,
+// the new row, the link and both events, in one transaction.
+core::Result<RowRecord> resend_row(sqlite::Db& db, const Resend& request, bool uncertain) {
+  if (request.new_message_id.empty()) {
+    return internal_error(db, "a row sent again needs a new Message-ID");
+  }
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  PB_TRY_ASSIGN(const RowRecord old, row_by_id(db, request.id));
+  if (old.superseded_by) {
+    PB_TRY_ASSIGN(const RowRecord next, row_by_id(db, *old.superseded_by));
+    return refused(old, "already sent again as " + next.message_id);
+  }
+  if (old.state == State::delivered) {
+    return refused(old, "delivered: a delivered row is never sent again");
+  }
+  if (uncertain) {
+    if (old.state != State::uncertain) {
+      return refused(old, std::string("is ") + to_string(old.state) + ", not uncertain");
+    }
+    PB_TRY_ASSIGN(sqlite::Query q,
+                  db.query("SELECT count(*), group_concat(DISTINCT kind) FROM receipts "
+                           "WHERE message_id = ?1"));
+    q->bind_text(1, old.message_id);
+    PB_TRY(q->step());
+    if (const auto n = q->column_int64(0); n > 0) {
+      return refused(old, std::to_string(n) + (n == 1 ? " receipt" : " receipts") +
+                              " naming its Message-ID recorded (" + q->column_text(1) +
+                              "): the provider has it");
+    }
+  } else if (!is_retryable(old.state)) {
+    return refused(old, std::string("is ") + to_string(old.state) +
+                            (old.state == State::uncertain
+                                 ? ": an uncertain row is sent again only by "
+                                   "'pecbatch resolve --resend-uncertain'"
+                                 : ", which is not a failure that can be retried"));
+  }
+  {
+    PB_TRY_ASSIGN(sqlite::Query q, db.query("SELECT 1 FROM rows WHERE message_id = ?1"));
+    q->bind_text(1, request.new_message_id);
+    PB_TRY_ASSIGN(const bool taken, q->step());
+    if (taken) {
+      return refused(old, "Message-ID " + request.new_message_id + " already exists");
+    }
+  }
+  const long long at_ms = core::to_unix_ms(request.at);
+  {
+    PB_TRY_ASSIGN(sqlite::Query q,
+                  db.query("INSERT INTO rows(row, address, message_id, state, "
+                           "content_sha256, created_ms, updated_ms, generation, retry_of) "
+                           "VALUES(?1, ?2, ?3, ?4, '', ?5, ?5, ?6, ?7)"));
+    q->bind_int64(1, static_cast<std::int64_t>(old.row));
+    q->bind_text(2, old.address);
+    q->bind_text(3, request.new_message_id);
+    q->bind_text(4, to_string(State::queued));
+    q->bind_int64(5, at_ms);
+    q->bind_int64(6, static_cast<std::int64_t>(old.generation) + 1);
+    q->bind_int64(7, old.id);
+    PB_TRY(q->run());
+  }
+  const std::int64_t new_id = db.last_insert_rowid();
+  const std::string why = request.detail.empty() ? "" : ": " + request.detail;
+  std::string new_detail = uncertain ? "resend of uncertain " : "retry of ";
+  new_detail.append(old.message_id).append(why);
+  PB_TRY(append_event(db, EventData{new_id, request.at, std::nullopt, State::queued, 0, {},
+                                    {}, new_detail}));
+
+  const State old_to = uncertain ? State::abandoned : old.state;
+  {
+    PB_TRY_ASSIGN(sqlite::Query q,
+                  db.query("UPDATE rows SET superseded_by = ?2, state = ?3, updated_ms = ?4 "
+                           "WHERE id = ?1"));
+    q->bind_int64(1, old.id);
+    q->bind_int64(2, new_id);
+    q->bind_text(3, to_string(old_to));
+    q->bind_int64(4, at_ms);
+    PB_TRY(q->run());
+  }
+  std::string old_detail = uncertain ? "abandoned, sent again as " : "superseded by ";
+  old_detail.append(request.new_message_id).append(why);
+  PB_TRY(append_event(db, EventData{old.id, request.at, old.state, old_to, 0, {}, {},
+                                    old_detail}));
+  PB_TRY_ASSIGN(RowRecord added, row_by_id(db, new_id));
+  PB_TRY(txn.commit());
+  return added;
+}
+
+} // namespace
+
+core::Result<std::optional<RowRecord>> Journal::find_current(const std::string& message_id) {
+  PB_TRY_ASSIGN(auto found, find_by_message_id(message_id));
+  if (!found) {
+    return found;
+  }
+  auto& db = *m_impl->db;
+  // A chain is short (one link per retry); its links only ever point to
+  // newer rows, so it ends.
+  while (found->superseded_by) {
+    PB_TRY_ASSIGN(RowRecord next, row_by_id(db, *found->superseded_by));
+    if (next.id <= found->id) {
+      return internal_error(db, "row id " + std::to_string(found->id) +
+                                    " is superseded by an older row (damaged?)");
+    }
+    *found = std::move(next);
+  }
+  return found;
+}
+
+core::Result<RowRecord> Journal::retry_row(const Resend& request) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  return resend_row(*m_impl->db, request, false);
+}
+
+core::Result<RowRecord> Journal::resend_uncertain(const Resend& request) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  return resend_row(*m_impl->db, request, true);
+}
+
+core::Result<std::map<State, std::uint64_t>> Journal::current_counts() {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(sqlite::Query q, db.query("SELECT state, count(*) FROM rows WHERE "
+                                          "superseded_by IS NULL GROUP BY state"));
+  std::map<State, std::uint64_t> out;
+  for (;;) {
+    PB_TRY_ASSIGN(const bool has_row, q->step());
+    if (!has_row) {
+      return out;
+    }
+    const std::string state = q->column_text(0);
+    const auto parsed = parse_state(state);
+    if (!parsed) {
+      return unknown_state(db, state);
+    }
+    out[*parsed] = static_cast<std::uint64_t>(q->column_int64(1));
   }
 }
 

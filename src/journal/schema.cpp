@@ -101,6 +101,37 @@ CREATE INDEX receipts_message_id ON receipts(message_id);
 CREATE INDEX receipts_sha256 ON receipts(sha256);
 )sql";
 
+// Version 3: rows sent again under a new Message-ID (`pecbatch retry`,
+// `pecbatch resolve --resend-uncertain`). A retry is a new row, `queued`,
+// with the next `generation` and `retry_of` naming the row it replaces;
+// the replaced row keeps its state, evidence and events, and gains
+// `superseded_by`. Rows written before version 3 are all generation 1
+// (the only one pecbatch used), which the column default records.
+constexpr const char* k_schema_v3 = R"sql(
+ALTER TABLE rows ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE rows ADD COLUMN retry_of INTEGER REFERENCES rows(id);
+ALTER TABLE rows ADD COLUMN superseded_by INTEGER REFERENCES rows(id);
+-- A row is replaced at most once: its retries form a chain.
+CREATE UNIQUE INDEX rows_retry_of ON rows(retry_of) WHERE retry_of IS NOT NULL;
+
+CREATE TRIGGER rows_fixed_lineage BEFORE UPDATE OF generation, retry_of ON rows
+  WHEN NEW.generation IS NOT OLD.generation OR NEW.retry_of IS NOT OLD.retry_of
+BEGIN
+  SELECT RAISE(ABORT, 'a journal row''s generation and predecessor never change');
+END;
+CREATE TRIGGER rows_superseded_once BEFORE UPDATE OF superseded_by ON rows
+  WHEN OLD.superseded_by IS NOT NULL AND NEW.superseded_by IS NOT OLD.superseded_by
+BEGIN
+  SELECT RAISE(ABORT, 'a journal row is superseded only once');
+END;
+-- The last line of defence of "a delivered row is never sent again".
+CREATE TRIGGER rows_delivered_never_superseded BEFORE UPDATE OF superseded_by ON rows
+  WHEN NEW.superseded_by IS NOT NULL AND OLD.state = 'delivered'
+BEGIN
+  SELECT RAISE(ABORT, 'a delivered journal row is never sent again');
+END;
+)sql";
+
 // One schema step: applied in its own transaction, after which
 // `PRAGMA user_version` is `version`.
 struct Migration {
@@ -112,6 +143,7 @@ struct Migration {
 constexpr std::array k_migrations = {
     Migration{1, k_schema_v1},
     Migration{2, k_schema_v2},
+    Migration{3, k_schema_v3},
 };
 
 constexpr bool versions_are_consecutive() {
@@ -229,6 +261,21 @@ core::Status prepare(sqlite::Db& db, const std::string& campaign_id) {
     return config_error(db, "has no campaign id (damaged?)");
   }
   return core::Ok{};
+}
+
+core::Result<int> check_existing(sqlite::Db& db, const std::string& campaign_id) {
+  PB_TRY_ASSIGN(const std::int64_t version, db.query_int64("PRAGMA user_version"));
+  if (version < 1) {
+    return config_error(db, "is not a pecbatch journal (no schema)");
+  }
+  PB_TRY(check_application_id(db));
+  PB_TRY(check_not_newer(db, version));
+  PB_TRY(check_campaign(db, campaign_id));
+  PB_TRY_ASSIGN(const auto stored, stored_campaign(db));
+  if (!stored) {
+    return config_error(db, "has no campaign id (damaged?)");
+  }
+  return static_cast<int>(version);
 }
 
 } // namespace pecbatch::journal::schema

@@ -29,4 +29,9 @@ int current_version();
 // failures.
 core::Status prepare(sqlite::Db& db, const std::string& campaign_id);
 
+// Checks, without changing anything, that `db` is a pecbatch journal of
+// `campaign_id` that this pecbatch can read (not newer); returns its schema
+// version (at least 1). Fails with `config` otherwise.
+core::Result<int> check_existing(sqlite::Db& db, const std::string& campaign_id);
+
 } // namespace pecbatch::journal::schema

@@ -112,6 +112,50 @@ core::Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& path,
   return db;
 }
 
+core::Result<std::unique_ptr<Db>> Db::open_read_only(const std::filesystem::path& path,
+                                                     int busy_timeout_ms) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  std::unique_ptr<Db> db(new Db(raw, path.string()));
+  if (raw == nullptr) {
+    return core::make_error(core::ErrorKind::io,
+                            "journal " + path.string() + ": cannot open: out of memory");
+  }
+  if (rc != SQLITE_OK) {
+    return db->error("cannot open");
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  return db;
+}
+
+core::Result<std::unique_ptr<Db>> Db::copy_in_memory(Db& source) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(":memory:", &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  std::unique_ptr<Db> db(new Db(raw, source.path()));
+  if (raw == nullptr) {
+    return core::make_error(core::ErrorKind::io,
+                            "journal " + source.path() + ": cannot copy: out of memory");
+  }
+  if (rc != SQLITE_OK) {
+    return db->error("cannot open a memory database");
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_backup* backup = sqlite3_backup_init(raw, "main", source.m_db, "main");
+  if (backup == nullptr) {
+    return db->error("cannot copy");
+  }
+  const int step = sqlite3_backup_step(backup, -1);
+  sqlite3_backup_finish(backup);
+  if (step != SQLITE_DONE) {
+    return source.error("cannot copy");
+  }
+  return db;
+}
+
 Db::~Db() {
   m_cache.clear();
   sqlite3_close_v2(m_db);

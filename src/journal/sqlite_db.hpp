@@ -91,6 +91,17 @@ public:
   static core::Result<std::unique_ptr<Db>> open(const std::filesystem::path& path,
                                                 int busy_timeout_ms);
 
+  // Opens an existing database read-only: never created, never written
+  // (SQLite may still create the -wal and -shm companions of a WAL
+  // database, which changes nothing in it). Fails with `io`.
+  static core::Result<std::unique_ptr<Db>> open_read_only(const std::filesystem::path& path,
+                                                          int busy_timeout_ms);
+
+  // A private in-memory database holding a consistent copy of `source`
+  // (sqlite3_backup); messages still name the source's path. Fails with
+  // `io`.
+  static core::Result<std::unique_ptr<Db>> copy_in_memory(Db& source);
+
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

@@ -13,6 +13,7 @@ constexpr std::array k_all_states = {
     State::uncertain,     State::accepted,       State::rejected,
     State::sent_external, State::delivered,      State::delivery_failed,
     State::delayed,       State::failed_timeout, State::no_receipt,
+    State::abandoned,
 };
 
 } // namespace
@@ -34,6 +35,7 @@ const char* to_string(State state) {
   case State::delayed: return "delayed";
   case State::failed_timeout: return "failed_timeout";
   case State::no_receipt: return "no_receipt";
+  case State::abandoned: return "abandoned";
   }
   return "unknown";
 }
@@ -70,7 +72,9 @@ bool is_allowed(State from, State to) {
     return from == State::submitting;
   case State::accepted:
   case State::rejected:
-    return from == State::submitted || from == State::uncertain;
+    // Abandoned: the provider took the first message after all.
+    return from == State::submitted || from == State::uncertain ||
+           from == State::abandoned;
   case State::sent_external:
     return from == State::accepted;
   case State::delivered:
@@ -78,10 +82,11 @@ bool is_allowed(State from, State to) {
     // timeout notice that came first.
     return from == State::accepted || from == State::submitted ||
            from == State::uncertain || from == State::delayed ||
-           from == State::failed_timeout;
+           from == State::failed_timeout || from == State::abandoned;
   case State::delivery_failed:
     return from == State::accepted || from == State::submitted ||
-           from == State::uncertain || from == State::delayed;
+           from == State::uncertain || from == State::delayed ||
+           from == State::abandoned;
   case State::delayed:
     return from == State::accepted || from == State::submitted;
   case State::failed_timeout:
@@ -89,8 +94,18 @@ bool is_allowed(State from, State to) {
            from == State::delayed;
   case State::no_receipt:
     return from == State::accepted || from == State::submitted;
+  case State::abandoned:
+    // Never by transition(): only Journal::resend_uncertain, which links
+    // the new attempt in the same transaction.
+    return false;
   }
   return false;
+}
+
+bool is_retryable(State state) {
+  return state == State::failed || state == State::rejected ||
+         state == State::delivery_failed || state == State::failed_timeout ||
+         state == State::no_receipt;
 }
 
 } // namespace pecbatch::journal

@@ -74,6 +74,19 @@ struct PollSettings {
   // Rows submitted or accepted with no final receipt for this long become
   // `no_receipt` (docs/polling.md).
   unsigned no_receipt_after_hours = 26;
+  // The IMAP folders read for receipts, each with its own cursor.
+  std::vector<std::string> folders{"INBOX"};
+  // How long after a row became `uncertain` each pass still searches the
+  // folders for a receipt of it (IMAP SEARCH HEADER); after that it waits
+  // for `pecbatch resolve`.
+  unsigned uncertain_grace_hours = 26;
+};
+
+// What `pecbatch report` shows (docs/reports.md).
+struct ReportSettings {
+  // Contacts columns shown beside each row (merge fields); none by default,
+  // so that a report carries no personal data that was not asked for.
+  std::vector<std::string> fields;
 };
 
 // One effective setting, for `pecbatch config show`.
@@ -95,6 +108,7 @@ struct Campaign {
   MessageSettings message;
   SendSettings send;
   PollSettings poll;
+  ReportSettings report;
   std::vector<Setting> settings;  // every key, in documentation order
 };
 

@@ -37,6 +37,12 @@ enum class State {
   delayed,
   failed_timeout,
   no_receipt,
+  // Set only by Journal::resend_uncertain (`pecbatch resolve
+  // --resend-uncertain`): an uncertain message a person decided to send
+  // again under a new Message-ID. Final for pecbatch, but receipts of the
+  // first message, should the provider have taken it after all, still
+  // apply (a duplicate: the report shows both).
+  abandoned,
 };
 const char* to_string(State state);
 std::optional<State> parse_state(std::string_view text);
@@ -59,6 +65,12 @@ struct RowRecord {
   core::TimePoint created{};
   core::TimePoint updated{};
   core::TimePoint submitted{};    // when the 250 was seen (epoch if never)
+  // Schema 3: retries (docs/journal.md, "Sending a row again"). The
+  // Message-ID's generation; the row this one was sent again for; the row
+  // that was sent again for this one (set once, never for a delivered row).
+  unsigned generation = 1;
+  std::optional<std::int64_t> retry_of;
+  std::optional<std::int64_t> superseded_by;
 };
 
 struct NewRow {
@@ -77,6 +89,12 @@ struct Transition {
   std::string text;
   std::string sent_sha256;        // stored when not empty
   std::string detail;             // free text for the event log
+  // true: the commit is fsync'ed and survives a power loss before the call
+  // returns. false: it survives a killed process at once (it is in the
+  // WAL) and a power loss from the next durable commit or sync() on (the
+  // WAL is written in order). The sender makes only `submitting`, the
+  // record made before DATA, wait for the disk (docs/journal.md).
+  bool durable = true;
 };
 
 struct Event {
@@ -133,6 +151,20 @@ struct ReceiptEffect {
   std::string detail;          // the event detail
 };
 
+// Sending a row again under a new Message-ID (`retry_row`,
+// `resend_uncertain`).
+struct Resend {
+  std::int64_t id = 0;            // the row to send again: its latest attempt
+  std::string new_message_id;     // the Message-ID of generation + 1
+  core::TimePoint at{};
+  std::string detail;             // who and why, for both rows' events
+};
+
+// States that `retry_row` accepts: the message definitively did not reach
+// the recipient (failed, rejected, delivery_failed, failed_timeout), or
+// nothing is known after the poller's deadline (no_receipt).
+bool is_retryable(State state);
+
 struct ReceiptOutcome {
   bool recorded = false;       // false: (uidvalidity, uid) was already known
   std::vector<State> applied;  // the steps applied, in order
@@ -146,6 +178,16 @@ public:
   // kind `config`. I/O and SQLite failures are `io`.
   static core::Result<Journal> open(const std::filesystem::path& file,
                                     const std::string& campaign_id);
+
+  // Opens an existing journal for reading only (`pecbatch status`,
+  // `report`): nothing is ever written to it and no lock is taken, so it
+  // can be read while a run is active. Checks like `open` (kind `config`
+  // for a newer, foreign or other campaign's journal); a journal of an
+  // older schema is read through a migrated in-memory copy, the file left
+  // as it is. A missing file fails with `no_input`. Every writing method
+  // fails on a read-only journal (kind `io`, SQLite's "readonly database").
+  static core::Result<Journal> open_read_only(const std::filesystem::path& file,
+                                              const std::string& campaign_id);
 
   Journal(Journal&&) noexcept;
   Journal& operator=(Journal&&) noexcept;
@@ -189,6 +231,35 @@ public:
   // current state does not allow it.
   core::Status transition(std::int64_t id, State to, const Transition& info);
 
+  // Makes every commit so far durable (also those made with
+  // Transition::durable = false): a WAL checkpoint, which syncs the log.
+  core::Status sync();
+
+  // The latest attempt of the row whose (first) Message-ID is
+  // `message_id`: that row, or the end of its chain of retries
+  // (superseded_by). nullopt when no row has this Message-ID.
+  core::Result<std::optional<RowRecord>> find_current(const std::string& message_id);
+
+  // Sends row `request.id` again: adds a new row, `queued`, for the same
+  // contacts row and address, with `request.new_message_id`, generation + 1,
+  // `retry_of` = the old row and an empty content hash (set by the next
+  // send's plan); the old row keeps its state, evidence and events, gains
+  // `superseded_by` and an event naming the new Message-ID. One durable
+  // transaction. Refused with kind `input`, changing nothing, when the row
+  // is not retryable (is_retryable; a delivered row never is), was already
+  // sent again, or the Message-ID exists. Returns the new row.
+  core::Result<RowRecord> retry_row(const Resend& request);
+
+  // The same for an `uncertain` row, which becomes `abandoned` (with the
+  // event) in the same transaction. Also refused (kind `input`) when any
+  // receipt naming the row's Message-ID is recorded, whatever its
+  // signature: the provider has the message, and the poller settles it.
+  core::Result<RowRecord> resend_uncertain(const Resend& request);
+
+  // Number of rows per state, counting only each contacts row's latest
+  // attempt (rows not superseded).
+  core::Result<std::map<State, std::uint64_t>> current_counts();
+
   // Times of submissions (rows that reached `submitting`) at or after
   // `since`, ascending: seeds the throttle's hour and day windows across
   // runs.
@@ -213,9 +284,32 @@ public:
   // order recorded (indexed).
   core::Result<std::vector<ReceiptRecord>> receipts_for(const std::string& message_id);
 
+  // When the last receipt was recorded (nullopt when none was).
+  core::Result<std::optional<core::TimePoint>> last_receipt_time();
+
   // The mailbox cursor (nullopt before the first poll), and its update.
   core::Result<std::optional<MailboxCursor>> mailbox_cursor();
   core::Status set_mailbox_cursor(const MailboxCursor& cursor);
+
+  // The cursor of IMAP folder `folder` (nullopt before its first poll),
+  // and its update. INBOX (any case) is the cursor above; another folder
+  // keeps its own in meta `imap:folder:<name>:uidvalidity` / `:last_uid`.
+  core::Result<std::optional<MailboxCursor>> folder_cursor(const std::string& folder);
+  core::Status set_folder_cursor(const std::string& folder, const MailboxCursor& cursor);
+
+  // As record_receipt, but advances the cursor of `folder`, or no cursor
+  // at all when `folder` is nullopt (a message found by a search, which
+  // says nothing about the UIDs below it).
+  core::Result<ReceiptOutcome> record_receipt_in(const std::optional<std::string>& folder,
+                                                 const ReceiptRecord& receipt,
+                                                 const std::optional<ReceiptEffect>& effect);
+
+  // Applies `effect` to its row as record_receipt does (steps the row's
+  // state does not allow are skipped), in one transaction, for a receipt
+  // recorded earlier when it could not apply (e.g. while the row was still
+  // `submitting`, before it became `uncertain`). Returns the steps applied.
+  core::Result<std::vector<State>> apply_receipt_effect(const ReceiptEffect& effect,
+                                                        core::TimePoint at);
 
   // The event history of a row, oldest first.
   core::Result<std::vector<Event>> events(std::int64_t id);

@@ -31,6 +31,7 @@ inline const std::vector<State>& all_states() {
       State::uncertain,     State::accepted,       State::rejected,
       State::sent_external, State::delivered,      State::delivery_failed,
       State::delayed,       State::failed_timeout, State::no_receipt,
+      State::abandoned,
   };
   return states;
 }
@@ -59,11 +60,23 @@ inline const std::set<std::pair<State, State>>& expected_transitions() {
       {S::accepted, S::failed_timeout},  {S::submitted, S::failed_timeout},
       {S::failed_timeout, S::delivered},
       {S::accepted, S::no_receipt},      {S::submitted, S::no_receipt},
+      // Receipts of an abandoned message: the provider had it after all.
+      {S::abandoned, S::accepted},       {S::abandoned, S::rejected},
+      {S::abandoned, S::delivered},      {S::abandoned, S::delivery_failed},
   };
   return table;
 }
 
-// The shortest sequence of allowed transitions from `queued` to `target`
+// Moves that transition() refuses but a linked operation makes: only
+// Journal::resend_uncertain abandons an uncertain row (with its new row).
+inline const std::set<std::pair<State, State>>& linked_transitions() {
+  static const std::set<std::pair<State, State>> table = {
+      {State::uncertain, State::abandoned},
+  };
+  return table;
+}
+
+// The shortest sequence of allowed (or linked) transitions from `queued` to `target`
 // (empty for queued itself).
 inline std::vector<State> path_to(State target) {
   std::map<State, State> parent;
@@ -72,10 +85,12 @@ inline std::vector<State> path_to(State target) {
   while (!todo.empty()) {
     const State s = todo.front();
     todo.pop_front();
-    for (const auto& [from, to] : expected_transitions()) {
-      if (from == s && seen.insert(to).second) {
-        parent[to] = s;
-        todo.push_back(to);
+    for (const auto* table : {&expected_transitions(), &linked_transitions()}) {
+      for (const auto& [from, to] : *table) {
+        if (from == s && seen.insert(to).second) {
+          parent[to] = s;
+          todo.push_back(to);
+        }
       }
     }
   }
@@ -85,6 +100,52 @@ inline std::vector<State> path_to(State target) {
   }
   return path;
 }
+
+// The schema steps as released (copies of src/journal/schema.cpp, which
+// never edits a released step): tests build old journals from them to
+// check the migrations.
+inline constexpr const char* k_released_schema_v1 = R"sql(
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+CREATE TABLE rows (
+  id INTEGER PRIMARY KEY, row INTEGER NOT NULL, address TEXT NOT NULL,
+  message_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, content_sha256 TEXT NOT NULL DEFAULT '',
+  sent_sha256 TEXT NOT NULL DEFAULT '', last_code INTEGER NOT NULL DEFAULT 0,
+  last_enhanced TEXT NOT NULL DEFAULT '', last_text TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+  submitting_ms INTEGER, submitted_ms INTEGER);
+CREATE INDEX rows_state ON rows(state, row);
+CREATE INDEX rows_row ON rows(row);
+CREATE INDEX rows_submitting ON rows(submitting_ms) WHERE submitting_ms IS NOT NULL;
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY, row_id INTEGER NOT NULL REFERENCES rows(id),
+  at_ms INTEGER NOT NULL, from_state TEXT, to_state TEXT NOT NULL,
+  smtp_code INTEGER NOT NULL DEFAULT 0, smtp_enhanced TEXT NOT NULL DEFAULT '',
+  smtp_text TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX events_row ON events(row_id);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'journal events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'journal events are append-only'); END;
+CREATE TRIGGER rows_no_delete BEFORE DELETE ON rows
+BEGIN SELECT RAISE(ABORT, 'journal rows are never deleted'); END;
+CREATE TRIGGER rows_fixed_message_id BEFORE UPDATE OF message_id ON rows
+  WHEN NEW.message_id IS NOT OLD.message_id
+BEGIN SELECT RAISE(ABORT, 'a journal row''s message_id never changes'); END;
+)sql";
+inline constexpr const char* k_released_schema_v2 = R"sql(
+CREATE TABLE receipts (
+  id INTEGER PRIMARY KEY, uid INTEGER NOT NULL, uidvalidity INTEGER NOT NULL,
+  message_id TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT '',
+  identificativo TEXT NOT NULL DEFAULT '', consegna TEXT NOT NULL DEFAULT '',
+  errore TEXT NOT NULL DEFAULT '', errore_esteso TEXT NOT NULL DEFAULT '',
+  time TEXT NOT NULL DEFAULT '', signature TEXT NOT NULL DEFAULT '',
+  file TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL DEFAULT '',
+  row_id INTEGER REFERENCES rows(id), at_ms INTEGER NOT NULL,
+  UNIQUE(uidvalidity, uid));
+CREATE INDEX receipts_message_id ON receipts(message_id);
+CREATE INDEX receipts_sha256 ON receipts(sha256);
+)sql";
 
 // A plain SQLite connection to look inside (or tamper with) a journal.
 class RawDb {
@@ -171,6 +232,27 @@ protected:
     info.new_attempt = to == State::sending;
     const auto status = journal.transition(id, to, info);
     ASSERT_TRUE(status.ok()) << status.error().message;
+  }
+
+  // Walks row `id` from queued along path_to(`target`); the linked step
+  // uncertain -> abandoned is made by resend_uncertain, which adds the new
+  // attempt (Message-ID + ".next").
+  static void walk(Journal& journal, std::int64_t id, State target, long long ms = 1) {
+    State at = State::queued;
+    for (const State step : path_to(target)) {
+      if (linked_transitions().count({at, step}) == 1) {
+        Resend resend;
+        resend.id = id;
+        resend.new_message_id = journal.get(id)->message_id + ".next";
+        resend.at = at_ms(ms);
+        const auto added = journal.resend_uncertain(resend);
+        ASSERT_TRUE(added.ok()) << added.error().message;
+      } else {
+        move(journal, id, step, ms);
+      }
+      ++ms;
+      at = step;
+    }
   }
 };
 

@@ -41,9 +41,11 @@ protected:
       if (!journal.ok()) {
         ::_exit(k_child_open_failed);
       }
+      // As the sender does: `sending` is not fsync'ed, `submitting` is.
       Transition t;
       t.at = at_ms(100);
       t.new_attempt = true;
+      t.durable = false;
       if (!journal->transition(id, State::sending, t).ok()) {
         ::_exit(k_child_transition_failed);
       }
@@ -108,3 +110,25 @@ INSTANTIATE_TEST_SUITE_P(Deaths, JournalDurabilityTest,
                                                   ? "Sigkill"
                                                   : "ExitWithoutClose");
                          });
+
+TEST_F(JournalTest, ARelaxedTransitionIsCommittedAtOnceAndSyncMakesItDurable) {
+  Journal writer = open_journal();
+  const std::int64_t id = add_one(writer, 1, "a");
+  Transition t;
+  t.at = at_ms(100);
+  t.new_attempt = true;
+  t.durable = false;
+  ASSERT_TRUE(writer.transition(id, State::sending, t).ok());
+  // Committed, not merely buffered: another connection sees it.
+  {
+    Journal reader = open_journal();
+    EXPECT_EQ(reader.get(id)->state, State::sending);
+  }
+  // The connection is back to durable commits for everything else.
+  Transition submitting;
+  submitting.at = at_ms(200);
+  submitting.sent_sha256 = "sent";
+  ASSERT_TRUE(writer.transition(id, State::submitting, submitting).ok());
+  ASSERT_TRUE(writer.sync().ok());
+  EXPECT_EQ(open_journal().get(id)->state, State::submitting);
+}

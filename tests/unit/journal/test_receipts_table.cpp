@@ -108,18 +108,20 @@ TEST_F(JournalTest, AReceiptKeepsTheErrorTextOnTheRow) {
 
 TEST_F(JournalTest, MigratesAVersionOneJournalKeepingItsRows) {
   {
-    Journal journal = open_journal();
-    add_one(journal, 4, "bianchi");
-  }
-  {
-    // Make it what pecbatch 1 wrote: no receipts table, user_version 1.
+    // What pecbatch wrote at schema 1: no receipts table, user_version 1.
     RawDb raw(file());
-    ASSERT_EQ(raw.exec("DROP TABLE receipts; PRAGMA user_version = 1"), "");
+    ASSERT_EQ(raw.exec(std::string(k_released_schema_v1) +
+                       "PRAGMA application_id = 1346716482; PRAGMA user_version = 1;"
+                       "INSERT INTO meta VALUES('campaign_id', 'avviso-2025');"
+                       "INSERT INTO rows(row, address, message_id, state, created_ms, "
+                       "updated_ms) VALUES(4, 'bianchi@pec.example.it', "
+                       "'<bianchi@pecbatch.example>', 'queued', 0, 0)"),
+              "");
   }
   Journal journal = open_journal();
   EXPECT_EQ(journal.counts()->at(State::queued), 1u);
   EXPECT_TRUE(journal.record_receipt(receipt(1), std::nullopt)->recorded);
   RawDb raw(file());
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 3);
   EXPECT_EQ(raw.integer("SELECT count(*) FROM receipts"), 1);
 }

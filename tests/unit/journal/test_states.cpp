@@ -19,9 +19,10 @@ TEST(StatesTest, NamesRoundTrip) {
     ASSERT_TRUE(parse_state(name).has_value()) << name;
     EXPECT_EQ(*parse_state(name), s);
   }
-  EXPECT_EQ(names.size(), 15u);
+  EXPECT_EQ(names.size(), 16u);
   EXPECT_EQ(std::string(to_string(State::sent_external)), "sent_external");
   EXPECT_EQ(std::string(to_string(State::failed_timeout)), "failed_timeout");
+  EXPECT_EQ(std::string(to_string(State::abandoned)), "abandoned");
 }
 
 TEST(StatesTest, ParseRefusesUnknownNames) {
@@ -41,7 +42,7 @@ TEST(StatesTest, IsAllowedMatchesTheSpecifiedTableForEveryPair) {
       allowed += is_allowed(from, to) ? 1 : 0;
     }
   }
-  EXPECT_EQ(allowed, 32);
+  EXPECT_EQ(allowed, 36);
 }
 
 TEST(StatesTest, NeverResendsBlindlyOrLeavesAFinalState) {
@@ -67,9 +68,37 @@ TEST(StatesTest, EveryStateIsReachableFromQueued) {
     const auto path = path_to(s);
     State at = State::queued;
     for (State next : path) {
-      EXPECT_TRUE(is_allowed(at, next));
+      EXPECT_TRUE(is_allowed(at, next) || linked_transitions().count({at, next}) == 1)
+          << to_string(at) << " -> " << to_string(next);
       at = next;
     }
     EXPECT_EQ(at, s);
   }
+}
+
+TEST(StatesTest, OnlyAResendAbandonsARow) {
+  // transition() never makes a row abandoned: resend_uncertain does, with
+  // the new attempt, in one transaction.
+  for (State from : all_states()) {
+    EXPECT_FALSE(is_allowed(from, State::abandoned)) << to_string(from);
+  }
+  // Its receipts still count: a delivered first message wins.
+  EXPECT_TRUE(is_allowed(State::abandoned, State::delivered));
+  EXPECT_FALSE(is_allowed(State::abandoned, State::queued));
+  EXPECT_FALSE(is_allowed(State::abandoned, State::sending));
+}
+
+TEST(StatesTest, RetryableStatesAreTheDefinitiveFailuresAndNoReceipt) {
+  std::set<State> retryable;
+  for (State s : all_states()) {
+    if (is_retryable(s)) {
+      retryable.insert(s);
+    }
+  }
+  const std::set<State> expected = {State::failed, State::rejected, State::delivery_failed,
+                                    State::failed_timeout, State::no_receipt};
+  EXPECT_EQ(retryable, expected);
+  EXPECT_FALSE(is_retryable(State::delivered));
+  EXPECT_FALSE(is_retryable(State::uncertain));
+  EXPECT_FALSE(is_retryable(State::abandoned));
 }
