@@ -2,6 +2,7 @@
 
 #include <pecbatch/campaign/lock.hpp>
 #include <pecbatch/campaign/messages.hpp>
+#include <pecbatch/campaign/retry.hpp>
 #include <pecbatch/core/address.hpp>
 #include <pecbatch/core/file.hpp>
 #include <pecbatch/core/hash.hpp>
@@ -172,9 +173,11 @@ public:
     transport->close();
   }
 
+  // The latest attempt of the contacts row whose first Message-ID is
+  // `message_id` (a retried row is sent under its newest one).
   core::Result<std::optional<journal::RowRecord>> find(const std::string& message_id) {
     std::lock_guard lock(m_journal_mutex);
-    return m_journal.find_by_message_id(message_id);
+    return m_journal.find_current(message_id);
   }
 
   SendProgress progress() {
@@ -269,7 +272,6 @@ private:
 
   void process(dispatch::Transport& transport, Job& job) {
     const auto& record = job.record;
-    const auto evidence = evidence_dir(m_campaign, record.message_id);
     const std::string sent_hash = core::sha256_hex(job.bytes);
     unsigned attempt_in_run = 0;
 
@@ -279,7 +281,13 @@ private:
       }
       ++attempt_in_run;
       const unsigned attempt = record.attempts + attempt_in_run;
+      // Only `submitting`, the record made before DATA, waits for the disk;
+      // the other transitions survive a killed process at once and a power
+      // loss from the next durable commit on. Losing one to a power loss is
+      // safe: `sending` falls back to queued (nothing left), a lost outcome
+      // leaves the row `submitting`, hence `uncertain`, never re-sent.
       journal::Transition start;
+      start.durable = false;
       start.new_attempt = true;
       start.detail = "attempt " + std::to_string(attempt);
       if (auto status = move(record.id, State::sending, start); !status.ok()) {
@@ -289,14 +297,9 @@ private:
 
       bool data_started = false;
       auto before_data = [&]() -> core::Status {
-        // The exact bytes are kept before the provider can have them, and
-        // the row is durably `submitting` before the first byte leaves.
-        std::error_code ec;
-        std::filesystem::create_directories(evidence, ec);
-        if (ec) {
-          return make_error(ErrorKind::io, evidence.string() + ": " + ec.message());
-        }
-        PB_TRY(core::write_file_atomic(evidence / "sent.eml", job.bytes));
+        // The exact bytes are already on disk (staged and flushed by the
+        // composing thread before the job was queued); the row is durably
+        // `submitting` before the first byte leaves.
         journal::Transition submitting;
         submitting.sent_sha256 = sent_hash;
         PB_TRY(move(record.id, State::submitting, submitting));
@@ -322,6 +325,7 @@ private:
       }
 
       journal::Transition info;
+      info.durable = false;
       info.smtp_code = result.reply.code;
       info.enhanced = result.reply.enhanced;
       info.text = result.reply.text;
@@ -543,15 +547,27 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   plan.rows = options.rows;
   plan.sink = [&](const contacts::Contact& contact, const compose::MessageSpec& spec,
                   const std::string& bytes) -> core::Status {
-    const std::string content = content_sha256(bytes);
+    // `spec` carries the first generation's Message-ID; a row sent again
+    // (pecbatch retry / resolve) is planned as its latest attempt, under
+    // that attempt's Message-ID (docs/sending.md, "Sending a row again").
     std::optional<journal::RowRecord> record;
     if (journal) {
-      PB_TRY_ASSIGN(record, journal->find_by_message_id(spec.message_id));
+      PB_TRY_ASSIGN(record, journal->find_current(spec.message_id));
     }
     if (record && !is_pending(record->state)) {
       return core::Ok{};  // submitted or settled: never sent again
     }
-    if (record && record->content_sha256 != content) {
+    std::optional<AttemptMessage> retried;
+    if (record && record->message_id != spec.message_id) {
+      PB_TRY_ASSIGN(retried, compose_attempt(spec, record->message_id));
+    }
+    const std::string content = content_sha256(retried ? retried->bytes : bytes);
+    if (record && record->retry_of && record->content_sha256.empty()) {
+      // First plan of a retry: its message is fixed now.
+      if (writing) {
+        PB_TRY(journal->update_pending_row(record->id, contact.row, content));
+      }
+    } else if (record && record->content_sha256 != content) {
       ++changed_rows;
       if (options.accept_changes && writing) {
         PB_TRY(journal->update_pending_row(record->id, contact.row, content));
@@ -568,8 +584,9 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     }
     ++selected;
     if (report.first_pending.size() < k_plan_preview) {
-      report.first_pending.push_back({contact.row, contact.address, spec.message_id,
-                                      static_cast<std::uint64_t>(bytes.size())});
+      report.first_pending.push_back(
+          {contact.row, contact.address, retried ? retried->spec.message_id : spec.message_id,
+           static_cast<std::uint64_t>(retried ? retried->bytes.size() : bytes.size())});
     }
     return core::Ok{};
   };
@@ -609,6 +626,41 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     workers.emplace_back([&run] { run.worker(); });
   }
   std::uint64_t handed_out = 0;
+  // The exact bytes of each message are written to its evidence directory
+  // before a worker gets it, in batches made durable by one flush of the
+  // file system: the disk wait stays off the SMTP path, and no byte leaves
+  // before its sent.eml survives a power loss.
+  std::vector<Job> staged;
+  std::uint64_t staged_bytes = 0;
+  const std::size_t batch_jobs = std::max<std::size_t>(8, 4 * campaign.send.concurrency);
+  constexpr std::uint64_t k_batch_bytes = 32u << 20;
+  auto flush_staged = [&]() -> core::Status {
+    if (staged.empty()) {
+      return core::Ok{};
+    }
+    PB_TRY(core::sync_filesystem(campaign.output_dir));
+    for (auto& job : staged) {
+      run.push(std::move(job));
+    }
+    staged.clear();
+    staged_bytes = 0;
+    return core::Ok{};
+  };
+  auto stage = [&](Job job) -> core::Status {
+    const auto evidence = evidence_dir(campaign, job.record.message_id);
+    std::error_code ec;
+    std::filesystem::create_directories(evidence, ec);
+    if (ec) {
+      return make_error(ErrorKind::io, evidence.string() + ": " + ec.message());
+    }
+    PB_TRY(core::write_file_atomic(evidence / "sent.eml", job.bytes, core::Flush::later));
+    staged_bytes += job.bytes.size();
+    staged.push_back(std::move(job));
+    if (staged.size() >= batch_jobs || staged_bytes >= k_batch_bytes) {
+      PB_TRY(flush_staged());
+    }
+    return core::Ok{};
+  };
   ValidateOptions send_pass;
   send_pass.date = date;
   send_pass.rows = options.rows;
@@ -622,20 +674,32 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
       return core::Ok{};
     }
     ++handed_out;
-    run.push(Job{std::move(*record), spec, bytes});
-    return core::Ok{};
+    if (record->message_id != spec.message_id) {
+      // A retry: its own bytes, under its own Message-ID.
+      PB_TRY_ASSIGN(auto retried, compose_attempt(spec, record->message_id));
+      return stage(Job{std::move(*record), std::move(retried.spec), std::move(retried.bytes)});
+    }
+    return stage(Job{std::move(*record), spec, bytes});
   };
   auto composed = validate_campaign(campaign, send_pass);
+  if (composed.ok()) {
+    if (auto flushed = flush_staged(); !flushed.ok()) {
+      composed = std::move(flushed).error();
+    }
+  }
   run.close_queue();
   for (auto& worker : workers) {
     worker.join();
   }
+  // Makes the last outcomes durable too, not only the `submitting` records.
+  const auto synced = journal->sync();
   if (auto error = run.journal_error()) {
     return *error;
   }
   if (!composed.ok()) {
     return std::move(composed).error();
   }
+  PB_TRY(synced);
   report.progress = run.progress();
   report.stopped = run.fatal();
   report.interrupted = deps.stop != nullptr && deps.stop->load();

@@ -29,7 +29,7 @@ Result<std::string> read_file(const std::filesystem::path& path) {
 }
 
 Status write_file_atomic(const std::filesystem::path& path,
-                         std::string_view data) {
+                         std::string_view data, Flush flush) {
   const std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -50,7 +50,7 @@ Status write_file_atomic(const std::filesystem::path& path,
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((flush == Flush::now && ::fsync(fd) != 0) || ::close(fd) != 0) {
     const std::string reason = std::strerror(errno);
     ::unlink(tmp.c_str());
     return make_error(ErrorKind::io, tmp + ": cannot flush: " + reason);
@@ -60,6 +60,21 @@ Status write_file_atomic(const std::filesystem::path& path,
     ::unlink(tmp.c_str());
     return make_error(ErrorKind::io,
                       path.string() + ": cannot rename into place: " + reason);
+  }
+  return Ok{};
+}
+
+Status sync_filesystem(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return make_error(ErrorKind::io, path.string() + ": cannot open: " + std::strerror(errno));
+  }
+  const int rc = ::syncfs(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return make_error(ErrorKind::io,
+                      path.string() + ": cannot flush its file system: " + std::strerror(saved));
   }
   return Ok{};
 }

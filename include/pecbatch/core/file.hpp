@@ -12,10 +12,21 @@ namespace pecbatch::core {
 // be opened, `io` on a read error.
 Result<std::string> read_file(const std::filesystem::path& path);
 
+// When a write reaches the disk.
+enum class Flush {
+  now,    // fsync'ed before the rename
+  later,  // left to the page cache: see sync_filesystem()
+};
+
 // Writes `data` to `path` atomically: a temporary file in the same directory,
-// flushed, then renamed over `path`. Readers see the old file or the new one,
-// never a part.
+// flushed (or not, with Flush::later), then renamed over `path`. Readers see
+// the old file or the new one, never a part.
 Status write_file_atomic(const std::filesystem::path& path,
-                         std::string_view data);
+                         std::string_view data, Flush flush = Flush::now);
+
+// Makes everything written so far on the file system that holds `path`
+// durable, contents, new directories and renames alike (syncfs(2)): one
+// call for a whole batch of Flush::later writes.
+Status sync_filesystem(const std::filesystem::path& path);
 
 } // namespace pecbatch::core

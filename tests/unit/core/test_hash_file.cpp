@@ -29,6 +29,18 @@ TEST_F(FileTest, AtomicWriteReplacesAndLeavesNoTemporary) {
   EXPECT_EQ(*sha256_file_hex(path), sha256_hex("new content"));
 }
 
+TEST_F(FileTest, ALaterFlushedWriteIsCompleteAndSyncFilesystemSucceeds) {
+  const auto path = dir() / "sent.eml";
+  const std::string big(3u << 20, 'x');
+  ASSERT_TRUE(write_file_atomic(path, big, Flush::later).ok());
+  EXPECT_EQ(*read_file(path), big);
+  EXPECT_TRUE(sync_filesystem(dir()).ok());
+  EXPECT_TRUE(sync_filesystem(path).ok());
+  const auto missing = sync_filesystem(dir() / "absent");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorKind::io);
+}
+
 TEST_F(FileTest, MissingFileIsNoInput) {
   auto r = read_file(dir() / "absent.txt");
   ASSERT_FALSE(r.ok());
