@@ -2,6 +2,7 @@
 
 #include "command.hpp"
 #include "exit_codes.hpp"
+#include "log.hpp"
 #include "output.hpp"
 
 #include <pecbatch/core/result.hpp>
@@ -11,6 +12,7 @@
 
 #include <exception>
 #include <iostream>
+#include <map>
 
 namespace pecbatch::cli {
 
@@ -25,19 +27,30 @@ struct SubcommandEntry {
 constexpr SubcommandEntry k_subcommands[] = {
     {"validate", setup_validate},
     {"render", setup_render},
+    {"run", setup_run},
     {"send", setup_send},
     {"poll", setup_poll},
+    {"status", setup_status},
+    {"report", setup_report},
     {"contacts", setup_contacts},
     {"config", setup_config},
     {"receipt", setup_receipt},
+    {"retry", setup_retry},
+    {"resolve", setup_resolve},
+    {"evidence", setup_evidence},
 };
 
 const char* k_footer = R"(Examples:
   pecbatch validate campaign.toml
   pecbatch render campaign.toml --out rendered/ --rows 2-11
+  pecbatch run campaign.toml --yes --report esito.html   # the whole job
   pecbatch send campaign.toml              # the plan: what would be sent
   pecbatch send campaign.toml --yes --limit 100
   pecbatch poll campaign.toml --until-final --timeout 30m
+  pecbatch status campaign.toml
+  pecbatch report campaign.toml --format html --out esito.html --fields nome
+  pecbatch retry campaign.toml --failed --yes     # failed rows: new attempts
+  pecbatch evidence campaign.toml --zip prove.zip
   pecbatch contacts contatti.xlsx --json
   pecbatch config show campaign.toml --set provider.rate_per_minute=3
 
@@ -61,6 +74,27 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", std::string("pecbatch ") + PECBATCH_VERSION);
   app.require_subcommand(1);
   app.footer(k_footer);
+
+  // Global options, accepted before or after the command.
+  LogSettings log_settings;
+  app.fallthrough();
+  app.add_option("--log-file", log_settings.file,
+                 "Append structured log records to FILE (one per SMTP attempt, receipt, "
+                 "notice and error; never a password or a message body)")
+      ->type_name("FILE");
+  app.add_option("--log-format", log_settings.format, "text (default) or json (JSON Lines)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, LogFormat>{{"text", LogFormat::text}, {"json", LogFormat::json}}))
+      ->type_name("FORMAT");
+  app.add_option("--log-level", log_settings.level,
+                 "debug, info (default), warning or error; debug adds the SMTP/IMAP "
+                 "dialogue of --trace")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, LogLevel>{
+          {"debug", LogLevel::debug},
+          {"info", LogLevel::info},
+          {"warning", LogLevel::warning},
+          {"error", LogLevel::error}}))
+      ->type_name("LEVEL");
 
   Command command;
   for (const auto& entry : k_subcommands) {
@@ -91,12 +125,28 @@ int run(int argc, char** argv) {
       }
       return usage_error(message);
     }
-    return command ? command() : k_exit_usage;
+    if (!command) {
+      return k_exit_usage;
+    }
+    open_log(log_settings);
+    const std::string name = app.get_subcommands().front()->get_name();
+    log(LogLevel::info, "start", {{"command", name}, {"version", std::string(PECBATCH_VERSION)}});
+    const int code = command();
+    log(LogLevel::info, "exit", {{"command", name}, {"code", static_cast<std::int64_t>(code)}});
+    close_log();
+    return code;
   } catch (const core::Fatal& fatal) {
     print_error(fatal.error().message);
-    return exit_code_for(fatal.error().kind);
+    const int code = exit_code_for(fatal.error().kind);
+    log(LogLevel::error, "error",
+        {{"message", fatal.error().message}, {"code", static_cast<std::int64_t>(code)}});
+    close_log();
+    return code;
   } catch (const std::exception& e) {
     print_error(std::string("internal error: ") + e.what());
+    log(LogLevel::error, "error", {{"message", std::string("internal error: ") + e.what()},
+                                   {"code", static_cast<std::int64_t>(k_exit_software)}});
+    close_log();
     return k_exit_software;
   }
 }

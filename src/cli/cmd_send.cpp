@@ -3,8 +3,10 @@
 
 #include "command.hpp"
 #include "exit_codes.hpp"
+#include "log.hpp"
 #include "output.hpp"
 #include "progress.hpp"
+#include "send_flow.hpp"
 #include "signals.hpp"
 
 #include <pecbatch/campaign/send.hpp>
@@ -28,7 +30,6 @@ struct SendOptions {
   bool accept_changes = false;
   bool quiet = false;
   bool trace = false;
-  std::string log_file;
 };
 
 std::string count_of(std::uint64_t n, const char* one, const char* many) {
@@ -88,11 +89,21 @@ int run_send(const SendOptions& options) {
     password = config::resolve_password(campaign.account).value_or_throw();
   }
 
-  SendConsole console(campaign.id, detect_progress_mode(options.quiet), options.log_file);
+  const auto outcome = send_and_report(campaign, send, password, options.quiet, options.trace);
+  return outcome.exit_code;
+}
+
+} // namespace
+
+SendOutcome send_and_report(const config::Campaign& campaign,
+                            const campaign::SendOptions& send, const std::string& password,
+                            bool quiet, bool trace) {
+  const bool executing = send.execute && !send.dry_run;
+  SendConsole console(campaign.id, detect_progress_mode(quiet));
   auto settings = campaign::smtp_settings(campaign, password);
-  if (options.trace) {
-    settings.trace = [&console](const std::string& line) {
-      console.log("smtp " + line);
+  if (trace) {
+    settings.trace = [](const std::string& line) {
+      log(LogLevel::debug, "smtp", {{"line", line}});
       std::cerr << "smtp: " << line << '\n';
     };
   }
@@ -112,7 +123,7 @@ int run_send(const SendOptions& options) {
     print_diagnostics(report.validation.errors);
     print_error(count_of(report.validation.errors.size(), "problem", "problems") +
                 ": nothing sent (see 'pecbatch validate')");
-    return k_exit_data;
+    return {k_exit_data, true};
   }
   if (report.recovery.submitting_uncertain > 0) {
     print_warning(count_of(report.recovery.submitting_uncertain, "row was", "rows were") +
@@ -128,11 +139,11 @@ int run_send(const SendOptions& options) {
     message += "\nnothing sent. Rows already submitted are never re-sent; to send the "
                "rest as they are now, run again with --accept-changes";
     print_error(message);
-    return k_exit_data;
+    return {k_exit_data, true};
   }
   if (!executing) {
-    print_plan(campaign, report, options.dry_run);
-    return k_exit_ok;
+    print_plan(campaign, report, send.dry_run);
+    return {k_exit_ok, true};
   }
 
   const auto& p = report.progress;
@@ -153,23 +164,22 @@ int run_send(const SendOptions& options) {
                      ? " (authentication failed: check the username and password; "
                        "nothing is retried, to keep the account from being locked)"
                      : " (TLS failure: check the host, port and CA)"));
-    return report.stopped->kind == core::ErrorKind::auth ? k_exit_config
-                                                         : k_exit_unavailable;
+    return {report.stopped->kind == core::ErrorKind::auth ? k_exit_config
+                                                          : k_exit_unavailable,
+            true};
   }
   if (report.interrupted) {
     print_warning("interrupted: the journal is up to date; run again to continue");
-    return k_exit_interrupted;
+    return {k_exit_interrupted, true};
   }
   if (p.failed > 0) {
-    return k_exit_unavailable;
+    return {k_exit_unavailable, false};
   }
   if (p.deferred > 0 || p.uncertain > 0 || p.submitted < p.total) {
-    return k_exit_temp;
+    return {k_exit_temp, false};
   }
-  return k_exit_ok;
+  return {k_exit_ok, false};
 }
-
-} // namespace
 
 void setup_send(CLI::App& app, Command& command) {
   auto options = std::make_shared<SendOptions>();
@@ -191,9 +201,6 @@ void setup_send(CLI::App& app, Command& command) {
   sub->add_flag("--quiet,-q", options->quiet, "No progress output");
   sub->add_flag("--trace", options->trace,
                 "Show the SMTP dialogue on stderr (AUTH redacted, bodies omitted)");
-  sub->add_option("--log-file", options->log_file,
-                  "Append one line per attempt (and notices) to FILE")
-      ->type_name("FILE");
   sub->footer(
       "Running it again continues where the last run stopped; a second run of the same "
       "campaign exits at once with 75. The password comes from the campaign's "

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -28,13 +29,24 @@ void add_campaign_options(CLI::App& command, CampaignOptions& options);
 // Loads the campaign with the overrides; throws core::Fatal on error.
 config::Campaign load_campaign_or_throw(const CampaignOptions& options);
 
+// "90", "90s", "500ms", "2m", "1h" -> milliseconds; throws core::Fatal
+// (config) naming `option` when `text` is not a duration.
+std::chrono::milliseconds parse_duration_option(const std::string& option,
+                                                const std::string& text);
+
 // One entry per subcommand, each in its own cmd_*.cpp file.
 void setup_validate(CLI::App& app, Command& command);
 void setup_render(CLI::App& app, Command& command);
 void setup_send(CLI::App& app, Command& command);
+void setup_run(CLI::App& app, Command& command);
 void setup_poll(CLI::App& app, Command& command);
 void setup_contacts(CLI::App& app, Command& command);
 void setup_config(CLI::App& app, Command& command);
 void setup_receipt(CLI::App& app, Command& command);
+void setup_retry(CLI::App& app, Command& command);
+void setup_resolve(CLI::App& app, Command& command);
+void setup_evidence(CLI::App& app, Command& command);
+void setup_status(CLI::App& app, Command& command);
+void setup_report(CLI::App& app, Command& command);
 
 } // namespace pecbatch::cli

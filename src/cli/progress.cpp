@@ -1,5 +1,6 @@
 #include "progress.hpp"
 
+#include "log.hpp"
 #include "output.hpp"
 
 #include <pecbatch/core/strings.hpp>
@@ -17,21 +18,6 @@ namespace pecbatch::cli {
 namespace {
 
 constexpr auto k_plain_interval = std::chrono::seconds(10);
-
-std::string timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      now.time_since_epoch()) %
-                  1000;
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms.count()));
-  return out;
-}
 
 std::string progress_text(const campaign::SendProgress& p) {
   std::string text = "sent " + std::to_string(p.submitted) + "/" + std::to_string(p.total);
@@ -67,39 +53,26 @@ ProgressMode detect_progress_mode(bool quiet) {
   return ProgressMode::plain;
 }
 
-SendConsole::SendConsole(std::string campaign_id, ProgressMode mode,
-                         const std::string& log_file)
-    : m_campaign_id(std::move(campaign_id)), m_mode(mode) {
-  if (!log_file.empty()) {
-    m_log.open(log_file, std::ios::app);
-    if (!m_log) {
-      throw core::Fatal(core::make_error(core::ErrorKind::io,
-                                         log_file + ": cannot open log file: " +
-                                             std::strerror(errno)));
-    }
-  }
-}
+SendConsole::SendConsole(std::string campaign_id, ProgressMode mode)
+    : m_campaign_id(std::move(campaign_id)), m_mode(mode) {}
 
 SendConsole::~SendConsole() { finish(); }
 
-void SendConsole::log(const std::string& line) {
-  if (m_log.is_open()) {
-    m_log << timestamp() << ' ' << line << '\n';
-    m_log.flush();
-  }
-}
-
 void SendConsole::on_attempt(const campaign::AttemptRecord& a) {
   std::lock_guard lock(m_mutex);
-  // One structured line per attempt (never a password, never a body).
-  log("campaign=" + m_campaign_id + " row=" + std::to_string(a.row) +
-      " rcpt=" + a.address + " message_id=" + a.message_id +
-      " attempt=" + std::to_string(a.attempt) +
-      " code=" + std::to_string(a.reply.code) +
-      " enhanced=" + (a.reply.enhanced.empty() ? "-" : a.reply.enhanced) +
-      " outcome=" + dispatch::to_string(a.outcome) +
-      " elapsed_ms=" + std::to_string(a.elapsed.count()) +
-      " text=" + core::quote(a.reply.text.empty() ? a.detail : a.reply.text));
+  // One structured record per attempt (never a password, never a body).
+  const std::string& text = a.reply.text.empty() ? a.detail : a.reply.text;
+  log(a.outcome == dispatch::Outcome::accepted ? LogLevel::info : LogLevel::warning, "attempt",
+      {{"campaign", m_campaign_id},
+       {"row", static_cast<std::int64_t>(a.row)},
+       {"rcpt", a.address},
+       {"message_id", a.message_id},
+       {"attempt", static_cast<std::int64_t>(a.attempt)},
+       {"code", static_cast<std::int64_t>(a.reply.code)},
+       {"enhanced", a.reply.enhanced},
+       {"outcome", std::string(dispatch::to_string(a.outcome))},
+       {"elapsed_ms", static_cast<std::int64_t>(a.elapsed.count())},
+       {"text", text}});
   using dispatch::Outcome;
   if (m_mode != ProgressMode::quiet &&
       (a.outcome == Outcome::permanent || a.outcome == Outcome::unknown)) {
@@ -128,7 +101,7 @@ void SendConsole::on_progress(const campaign::SendProgress& p) {
 
 void SendConsole::on_notice(const std::string& text) {
   std::lock_guard lock(m_mutex);
-  log("campaign=" + m_campaign_id + " notice=" + core::quote(text));
+  log(LogLevel::warning, "notice", {{"campaign", m_campaign_id}, {"text", text}});
   if (m_mode != ProgressMode::quiet) {
     clear_line();
     print_warning(text);

@@ -3,7 +3,6 @@
 #include <pecbatch/campaign/send.hpp>
 
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,19 +15,17 @@ enum class ProgressMode { tty, plain, quiet };
 // lines otherwise (cron, CI), nothing with --quiet.
 ProgressMode detect_progress_mode(bool quiet);
 
-// Shows a send run as it happens: progress on stderr, one structured line
-// per attempt in the log file, failures as warnings.
+// Shows a send run as it happens: progress on stderr, one structured record
+// per attempt in the log (cli/log.hpp), failures as warnings.
 class SendConsole final : public campaign::SendObserver {
 public:
-  SendConsole(std::string campaign_id, ProgressMode mode, const std::string& log_file);
+  SendConsole(std::string campaign_id, ProgressMode mode);
   ~SendConsole() override;
 
   void on_attempt(const campaign::AttemptRecord& attempt) override;
   void on_progress(const campaign::SendProgress& progress) override;
   void on_notice(const std::string& text) override;
 
-  // Writes a line to the log file (if any), time-stamped.
-  void log(const std::string& line);
   // Ends the live progress line, if one is shown.
   void finish();
 
@@ -37,7 +34,6 @@ private:
 
   std::string m_campaign_id;
   ProgressMode m_mode;
-  std::ofstream m_log;
   std::mutex m_mutex;
   bool m_line_shown = false;
   std::chrono::steady_clock::time_point m_last_plain{};

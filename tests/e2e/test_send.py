@@ -6,6 +6,7 @@ log), so "never twice, never lose a row" is checked where it matters.
 """
 import fcntl
 import hashlib
+import json
 import os
 import random
 import signal
@@ -51,15 +52,27 @@ class Send(SandboxTest):
         db.close()
         with open(log) as f:
             lines = f.read().splitlines()
-        self.assertEqual(len(lines), 8)
-        self.assertIn("outcome=accepted", lines[0])
-        self.assertIn("code=250", lines[0])
+        attempts = [l for l in lines if " attempt " in l]
+        self.assertEqual(len(attempts), 8, lines)
+        self.assertIn(" info attempt campaign=", attempts[0])
+        self.assertIn("outcome=accepted", attempts[0])
+        self.assertIn("code=250", attempts[0])
+        self.assertIn(" info start command=send", lines[0])
+        self.assertIn(" info exit command=send code=0", lines[-1])
         self.assertNotIn(self.account["password"], "\n".join(lines))
 
-        r = self.pecbatch("send", campaign, "--yes")
+        # JSON Lines, the global option given before the command.
+        json_log = os.path.join(self.dir, "second.jsonl")
+        r = self.pecbatch("--log-file", json_log, "--log-format", "json",
+                          "send", campaign, "--yes")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("0 submitted", r.stdout)
         self.assertEqual(len(self.submissions()), 8)
+        with open(json_log) as f:
+            records = [json.loads(l) for l in f.read().splitlines()]
+        self.assertEqual([r["event"] for r in records], ["start", "exit"])
+        self.assertEqual(records[1]["code"], 0)
+        self.assertRegex(records[0]["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
 
     def test_starttls_and_trace_without_secrets(self):
         campaign = self.make_campaign(2)
