@@ -25,7 +25,7 @@ PEOPLE = [
     ("Nicolò Lombardi", "nicolo.lombardi@pec.sandbox.test", "1012", "890,00"),
     ("Cooperativa Sociale Perché No", "coop.percheno@pec.sandbox.test", "1013", "4.500,00"),
     ("Andrea De Luca", "andrea.deluca@pec.sandbox.test", "1014", "57,80"),
-    ("Hotel Belvedere Sàrl", "hotel.belvedere@pec.sandbox.test", "1015", "2.999,99"),
+    ("Hotel Belvedere Sàrl", "amministrazione@hotel-belvedere.example.com", "1015", "2.999,99"),
     ("Martina Colombo", "martina.colombo@pec.sandbox.test", "1016", "130,00"),
     ("Geom. Fabrizio Barbieri", "fabrizio.barbieri@pec.sandbox.test", "1017", "760,00"),
     ("Ilaria Fontana", "ilaria.fontana@pec.sandbox.test", "1018", "1.005,00"),
@@ -35,6 +35,14 @@ PEOPLE = [
 
 # An optional column: the template shows its paragraph only where it is set.
 NOTES = {"1002": "acconto di 200,00 euro già ricevuto, il saldo è indicato in fattura"}
+
+# The demo's mix of outcomes (scripts/demo with sandbox-demo.json): the
+# hotel's address above is an ordinary mailbox, not a PEC one (the provider
+# accepts the message, no delivery proof will come); the sandbox rules in
+# sandbox-demo.json make two addresses fail at delivery; and the demo copies
+# the campaign and appends the EICAR antivirus test string to one invoice,
+# so that the provider refuses that whole message. (Not in the repository:
+# antivirus scanners would quarantine the file on checkout.)
 
 
 def pdf(lines):
