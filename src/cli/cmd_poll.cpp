@@ -29,30 +29,6 @@ struct PollOptions {
   bool trace = false;
 };
 
-// "90", "90s", "500ms", "2m", "1h" -> milliseconds; throws a config error.
-std::chrono::milliseconds parse_duration_or_throw(const std::string& option,
-                                                  const std::string& text) {
-  std::uint64_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  const std::string unit(ptr, text.data() + text.size());
-  std::uint64_t factor = 0;
-  if (unit.empty() || unit == "s") {
-    factor = 1000;
-  } else if (unit == "ms") {
-    factor = 1;
-  } else if (unit == "m" || unit == "min") {
-    factor = 60'000;
-  } else if (unit == "h") {
-    factor = 3'600'000;
-  }
-  if (ec != std::errc() || ptr == text.data() || factor == 0 || value > 1'000'000'000) {
-    throw core::Fatal(core::make_error(
-        core::ErrorKind::config,
-        option + ": " + core::quote(text) + " is not a duration (e.g. 90s, 500ms, 10m, 2h)"));
-  }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(value * factor));
-}
-
 class PollConsole final : public campaign::PollObserver {
 public:
   explicit PollConsole(bool quiet) : m_quiet(quiet) {}
@@ -74,10 +50,10 @@ int run_poll(const PollOptions& options) {
   campaign::PollOptions poll;
   poll.until_final = options.until_final;
   if (!options.timeout.empty()) {
-    poll.timeout = parse_duration_or_throw("--timeout", options.timeout);
+    poll.timeout = parse_duration_option("--timeout", options.timeout);
   }
   if (!options.interval.empty()) {
-    poll.interval = parse_duration_or_throw("--interval", options.interval);
+    poll.interval = parse_duration_option("--interval", options.interval);
     if (poll.interval->count() <= 0) {
       throw core::Fatal(
           core::make_error(core::ErrorKind::config, "--interval: must be more than 0"));

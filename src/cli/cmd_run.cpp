@@ -109,6 +109,9 @@ void print_table(const campaign::Report& report) {
     if (row.retry_of) {
       detail += (detail.empty() ? "" : "; ") + std::string("retry of ") + *row.retry_of;
     }
+    if (row.retried_as) {
+      detail += (detail.empty() ? "" : "; ") + std::string("sent again as ") + *row.retried_as;
+    }
     std::cout << pad(std::to_string(row.row), 4) << pad(row.address, width)
               << pad(journal::to_string(row.state), 15)
               << pad(row.signature.empty() ? "-" : row.signature, 10) << detail << "\n";
@@ -130,6 +133,9 @@ int exit_code_for_rows(const campaign::Report& report, bool allow_external) {
   bool pending = false;
   for (const auto& row : report.rows) {
     using journal::State;
+    if (!row.current) {
+      continue;  // an attempt sent again: its successor decides
+    }
     if (row.state == State::delivered) {
       continue;
     }

@@ -84,6 +84,25 @@ class RunTest(SandboxTest):
         self.assertIn("no-dest", table["nodest@pec.sandbox.test"])
         self.assertIn("sent_external", table["mario.rossi@example.com"])
 
+    def test_a_failed_row_retried_then_delivered_makes_the_campaign_succeed(self):
+        campaign = self.make_campaign(["a@pec.sandbox.test", "b@pec.sandbox.test"])
+        self.set_control({"faults": [{"at": "data-end", "reply": 554,
+                                      "message": "5.6.0 Message refused",
+                                      "recipient": "b@*"}]})
+        r = self.run_campaign(campaign, "--yes", "--timeout", "60s")
+        self.assertEqual(r.returncode, 69, r.stdout + r.stderr)
+        self.assertIn("554 5.6.0 Message refused", r.stdout)
+        self.set_control({})
+        r = self.pecbatch("retry", campaign, "--failed", "--yes")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.run_campaign(campaign, "--yes", "--timeout", "60s")
+        # The failed first attempt is history: its successor was delivered.
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("sent again as", r.stdout)
+        self.assertIn("retry of", r.stdout)
+        copies = self.accepted_copies()
+        self.assertEqual(sorted(copies.values()), [1, 1], copies)
+
     def test_external_recipients_succeed_only_with_allow_external(self):
         campaign = self.make_campaign(["ok@pec.sandbox.test", "mario.rossi@example.com"])
         r = self.run_campaign(campaign, "--yes", "--timeout", "60s")
