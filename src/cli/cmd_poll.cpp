@@ -3,7 +3,9 @@
 
 #include "command.hpp"
 #include "exit_codes.hpp"
+#include "log.hpp"
 #include "output.hpp"
+#include "poll_flow.hpp"
 #include "signals.hpp"
 
 #include <pecbatch/campaign/poll.hpp>
@@ -32,8 +34,20 @@ struct PollOptions {
 class PollConsole final : public campaign::PollObserver {
 public:
   explicit PollConsole(bool quiet) : m_quiet(quiet) {}
-  void on_notice(const std::string& text) override { print_warning(text); }
+  void on_notice(const std::string& text) override {
+    log(LogLevel::warning, "notice", {{"text", text}});
+    print_warning(text);
+  }
   void on_pass(const campaign::PollCounts& counts, std::uint64_t pending) override {
+    log(LogLevel::info, "poll_pass",
+        {{"pass", static_cast<std::int64_t>(counts.passes)},
+         {"examined", static_cast<std::int64_t>(counts.examined)},
+         {"fetched", static_cast<std::int64_t>(counts.fetched)},
+         {"receipts", static_cast<std::int64_t>(counts.receipts)},
+         {"applied", static_cast<std::int64_t>(counts.applied)},
+         {"untrusted", static_cast<std::int64_t>(counts.untrusted)},
+         {"bytes", static_cast<std::int64_t>(counts.bytes)},
+         {"pending", static_cast<std::int64_t>(pending)}});
     if (!m_quiet) {
       std::cerr << "poll: pass " << counts.passes << ": " << counts.examined
                 << " new messages so far (" << counts.fetched << " fetched), " << pending
@@ -59,29 +73,9 @@ int run_poll(const PollOptions& options) {
           core::make_error(core::ErrorKind::config, "--interval: must be more than 0"));
     }
   }
-  if (campaign.account.imap_host.empty()) {
-    throw core::Fatal(core::make_error(
-        core::ErrorKind::config,
-        "account.imap_host: not set, and profile " + campaign.profile->name +
-            " does not know the provider's IMAP host"));
-  }
   // Fails early on a missing or unsafe password source.
-  auto settings =
-      campaign::imap_settings(campaign, config::resolve_password(campaign.account).value_or_throw());
-  if (options.trace) {
-    settings.trace = [](const std::string& line) { std::cerr << "imap: " << line << '\n'; };
-  }
-
-  core::SystemClock clock;
-  PollConsole console(options.quiet);
-  StopSignals signals;
-  campaign::PollDeps deps;
-  deps.mailbox = [settings] { return receipts::make_openssl_mailbox(settings); };
-  deps.clock = &clock;
-  deps.observer = &console;
-  deps.stop = &signals.flag();
-
-  const auto report = campaign::poll_campaign(campaign, poll, deps).value_or_throw();
+  const auto password = config::resolve_password(campaign.account).value_or_throw();
+  const auto report = poll_with_console(campaign, poll, password, options.quiet, options.trace);
   const auto& c = report.counts;
   std::cout << "campaign    " << campaign.id << " (journal "
             << campaign::journal_path(campaign).string() << ")\n"
@@ -131,6 +125,33 @@ int run_poll(const PollOptions& options) {
 }
 
 } // namespace
+
+campaign::PollReport poll_with_console(const config::Campaign& campaign,
+                                       const campaign::PollOptions& poll,
+                                       const std::string& password, bool quiet, bool trace) {
+  if (campaign.account.imap_host.empty()) {
+    throw core::Fatal(core::make_error(
+        core::ErrorKind::config,
+        "account.imap_host: not set, and profile " + campaign.profile->name +
+            " does not know the provider's IMAP host"));
+  }
+  auto settings = campaign::imap_settings(campaign, password);
+  if (trace) {
+    settings.trace = [](const std::string& line) {
+      log(LogLevel::debug, "imap", {{"line", line}});
+      std::cerr << "imap: " << line << '\n';
+    };
+  }
+  core::SystemClock clock;
+  PollConsole console(quiet);
+  StopSignals signals;
+  campaign::PollDeps deps;
+  deps.mailbox = [settings] { return receipts::make_openssl_mailbox(settings); };
+  deps.clock = &clock;
+  deps.observer = &console;
+  deps.stop = &signals.flag();
+  return campaign::poll_campaign(campaign, poll, deps).value_or_throw();
+}
 
 void setup_poll(CLI::App& app, Command& command) {
   auto options = std::make_shared<PollOptions>();

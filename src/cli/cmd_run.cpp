@@ -6,8 +6,8 @@
 #include "exit_codes.hpp"
 #include "log.hpp"
 #include "output.hpp"
+#include "poll_flow.hpp"
 #include "send_flow.hpp"
-#include "signals.hpp"
 
 #include <pecbatch/campaign/poll.hpp>
 #include <pecbatch/campaign/report.hpp>
@@ -40,31 +40,6 @@ struct RunOptions {
   std::vector<std::string> fields;
   bool quiet = false;
   bool trace = false;
-};
-
-class RunPollConsole final : public campaign::PollObserver {
-public:
-  explicit RunPollConsole(bool quiet) : m_quiet(quiet) {}
-  void on_notice(const std::string& text) override {
-    log(LogLevel::warning, "notice", {{"text", text}});
-    if (!m_quiet) {
-      print_warning(text);
-    }
-  }
-  void on_pass(const campaign::PollCounts& counts, std::uint64_t pending) override {
-    log(LogLevel::info, "poll_pass",
-        {{"pass", static_cast<std::int64_t>(counts.passes)},
-         {"fetched", static_cast<std::int64_t>(counts.fetched)},
-         {"receipts", static_cast<std::int64_t>(counts.receipts)},
-         {"pending", static_cast<std::int64_t>(pending)}});
-    if (!m_quiet) {
-      std::cerr << "pecbatch: receipts: pass " << counts.passes << ", " << counts.receipts
-                << " matched so far, " << pending << " rows awaiting receipts\n";
-    }
-  }
-
-private:
-  bool m_quiet;
 };
 
 std::string format_from(const std::string& file, const std::string& format) {
@@ -198,22 +173,8 @@ int run_run(const RunOptions& options) {
   }
 
   // 3. Receipts, until every sent row is final or the timeout.
-  auto settings = campaign::imap_settings(campaign, password);
-  if (options.trace) {
-    settings.trace = [](const std::string& line) {
-      log(LogLevel::debug, "imap", {{"line", line}});
-      std::cerr << "imap: " << line << '\n';
-    };
-  }
+  const auto polled = poll_with_console(campaign, poll, password, options.quiet, options.trace);
   core::SystemClock clock;
-  RunPollConsole console(options.quiet);
-  StopSignals signals;
-  campaign::PollDeps deps;
-  deps.mailbox = [settings] { return receipts::make_openssl_mailbox(settings); };
-  deps.clock = &clock;
-  deps.observer = &console;
-  deps.stop = &signals.flag();
-  const auto polled = campaign::poll_campaign(campaign, poll, deps).value_or_throw();
 
   // 4. The report.
   campaign::ReportOptions report_options;
