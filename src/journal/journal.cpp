@@ -557,13 +557,11 @@ core::Status Journal::for_each(const std::vector<State>& states,
   }
 }
 
-core::Result<std::map<State, std::uint64_t>> Journal::counts() {
-  if (!m_impl) {
-    return moved_from();
-  }
-  auto& db = *m_impl->db;
-  PB_TRY_ASSIGN(sqlite::Query q,
-                db.query("SELECT state, count(*) FROM rows GROUP BY state"));
+namespace {
+
+// Rows per state from `sql` (SELECT state, count(*) ... GROUP BY state).
+core::Result<std::map<State, std::uint64_t>> count_states(sqlite::Db& db, const char* sql) {
+  PB_TRY_ASSIGN(sqlite::Query q, db.query(sql));
   std::map<State, std::uint64_t> out;
   for (;;) {
     PB_TRY_ASSIGN(const bool has_row, q->step());
@@ -577,6 +575,15 @@ core::Result<std::map<State, std::uint64_t>> Journal::counts() {
     }
     out[*parsed] = static_cast<std::uint64_t>(q->column_int64(1));
   }
+}
+
+} // namespace
+
+core::Result<std::map<State, std::uint64_t>> Journal::counts() {
+  if (!m_impl) {
+    return moved_from();
+  }
+  return count_states(*m_impl->db, "SELECT state, count(*) FROM rows GROUP BY state");
 }
 
 core::Status Journal::transition(std::int64_t id, State to, const Transition& info) {
@@ -1035,22 +1042,8 @@ core::Result<std::map<State, std::uint64_t>> Journal::current_counts() {
   if (!m_impl) {
     return moved_from();
   }
-  auto& db = *m_impl->db;
-  PB_TRY_ASSIGN(sqlite::Query q, db.query("SELECT state, count(*) FROM rows WHERE "
-                                          "superseded_by IS NULL GROUP BY state"));
-  std::map<State, std::uint64_t> out;
-  for (;;) {
-    PB_TRY_ASSIGN(const bool has_row, q->step());
-    if (!has_row) {
-      return out;
-    }
-    const std::string state = q->column_text(0);
-    const auto parsed = parse_state(state);
-    if (!parsed) {
-      return unknown_state(db, state);
-    }
-    out[*parsed] = static_cast<std::uint64_t>(q->column_int64(1));
-  }
+  return count_states(*m_impl->db, "SELECT state, count(*) FROM rows WHERE "
+                                   "superseded_by IS NULL GROUP BY state");
 }
 
 } // namespace pecbatch::journal

@@ -91,13 +91,10 @@ Query::~Query() {
 
 // ---- Db ----
 
-core::Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& path,
-                                           int busy_timeout_ms) {
+core::Result<std::unique_ptr<Db>> Db::open_with_flags(const std::filesystem::path& path,
+                                                      int busy_timeout_ms, int flags) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                     SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   // Even on failure SQLite usually returns a handle, which must be closed.
   std::unique_ptr<Db> db(new Db(raw, path.string()));
   if (raw == nullptr) {
@@ -112,22 +109,15 @@ core::Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& path,
   return db;
 }
 
+core::Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& path,
+                                           int busy_timeout_ms) {
+  return open_with_flags(path, busy_timeout_ms,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+}
+
 core::Result<std::unique_ptr<Db>> Db::open_read_only(const std::filesystem::path& path,
                                                      int busy_timeout_ms) {
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
-  std::unique_ptr<Db> db(new Db(raw, path.string()));
-  if (raw == nullptr) {
-    return core::make_error(core::ErrorKind::io,
-                            "journal " + path.string() + ": cannot open: out of memory");
-  }
-  if (rc != SQLITE_OK) {
-    return db->error("cannot open");
-  }
-  sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, busy_timeout_ms);
-  return db;
+  return open_with_flags(path, busy_timeout_ms, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
 }
 
 core::Result<std::unique_ptr<Db>> Db::copy_in_memory(Db& source) {

@@ -132,6 +132,9 @@ public:
 
 private:
   Db(sqlite3* db, std::string path) noexcept : m_db(db), m_path(std::move(path)) {}
+  // Opens `path` with the sqlite3_open_v2 `flags`; extended result codes on.
+  static core::Result<std::unique_ptr<Db>> open_with_flags(const std::filesystem::path& path,
+                                                           int busy_timeout_ms, int flags);
 
   sqlite3* m_db;
   std::string m_path;
