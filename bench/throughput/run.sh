@@ -19,11 +19,15 @@
 # that no client reaches on this machine (4 curls not 2x one curl; one curl
 # not 10x the shell loop) is printed but not judged: see report.py.
 #
-#   bench/throughput/run.sh [--quick] [--runs N] [--size 20k|2m]
+#   bench/throughput/run.sh [--quick] [--runs N] [--size 20k|2m] [--cases LIST]
 #
 #   --quick   200 and 20 messages, 1 run: a smoke test, not a measurement
 #   --runs N  runs per case (default 3)
 #   --size S  only one message size
+#   --cases L only these cases, comma-separated (pecbatch-c1, pecbatch-c4,
+#             curl-one, curl-four, curl-loop, source-s1, source-s4,
+#             source-s1-authsink, curl-one-smtpsink): for working on one
+#             figure; a published table runs them all
 #
 # Environment: PECBATCH (default build/bench/src/cli/pecbatch), AUTH_SINK
 # (default build/bench/bench/throughput/auth_sink), BENCH_DIR (where the
@@ -46,11 +50,13 @@ runs=3
 n20k=${N20K:-2000}
 n2m=${N2M:-200}
 sizes="20k 2m"
+cases=all
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) runs=1; n20k=${N20K:-200}; n2m=${N2M:-20} ;;
         --runs) runs=$2; shift ;;
         --size) sizes=$2; shift ;;
+        --cases) cases=",$2,"; shift ;;
         *) sed -n '2,/^set -eu/p' "$0" | sed 's/^# \{0,1\}//;$d' >&2; exit 64 ;;
     esac
     shift
@@ -184,6 +190,7 @@ export MEASURE_STDOUT="$work/clients.out"
 
 measure() { # SIZE CASE RUN N SINK_PID TLS_PID COMMAND...
     m_size=$1 m_case=$2 m_n=$4
+    case "$cases" in all | *",$m_case,"*) ;; *) return 0 ;; esac
     if [ "$5" = "$auth_sink_pid" ]; then before=$(bench_sink_messages); fi
     rc=0
     /usr/bin/python3 "$here/measure.py" "$results" "$@" || rc=$?

@@ -1,5 +1,7 @@
 #include <pecbatch/campaign/send.hpp>
 
+#include "journal_writer.hpp"
+
 #include <pecbatch/campaign/lock.hpp>
 #include <pecbatch/campaign/messages.hpp>
 #include <pecbatch/campaign/retry.hpp>
@@ -103,8 +105,9 @@ struct Job {
   std::string bytes;
 };
 
-// Everything the workers share. Journal calls and the throttle are
-// serialised by their own mutexes.
+// Everything the workers share. The journal is written by the journal
+// writer's thread; reads and the throttle are serialised by their own
+// mutexes.
 class Run {
 public:
   Run(const config::Campaign& campaign, const SendDeps& deps, journal::Journal& journal,
@@ -188,6 +191,9 @@ public:
     std::lock_guard lock(m_progress_mutex);
     return m_fatal;
   }
+  // After the workers: commits what they queued and stops the writer.
+  core::Status finish_journal() { return m_writer.finish(); }
+
   std::optional<core::Error> journal_error() {
     std::lock_guard lock(m_progress_mutex);
     return m_journal_error;
@@ -229,10 +235,11 @@ private:
     return false;
   }
 
-  core::Status move(std::int64_t id, State to, journal::Transition info) {
+  // Queues a transition for the journal writer; durable ones are waited
+  // for with m_writer.wait(ticket) where it matters.
+  JournalWriter::Ticket move(std::int64_t id, State to, journal::Transition info) {
     info.at = m_deps.clock->now();
-    std::lock_guard lock(m_journal_mutex);
-    return m_journal.transition(id, to, info);
+    return m_writer.submit(journal::Change{id, to, std::move(info)});
   }
 
   // A journal failure makes it unsafe to go on: stop everything.
@@ -281,28 +288,24 @@ private:
       }
       ++attempt_in_run;
       const unsigned attempt = record.attempts + attempt_in_run;
-      // Only `submitting`, the record made before DATA, waits for the disk;
-      // the other transitions survive a killed process at once and a power
-      // loss from the next durable commit on. Losing one to a power loss is
-      // safe: `sending` falls back to queued (nothing left), a lost outcome
-      // leaves the row `submitting`, hence `uncertain`, never re-sent.
+      // One record per attempt, `submitting`, made before MAIL FROM and
+      // committed durably while the envelope is on its way; the first byte
+      // of DATA waits for it. Outcomes are committed without waiting: they
+      // survive a killed process at once and a power loss from the next
+      // durable commit on. Losing one to a power loss is safe: the row stays
+      // `submitting`, hence `uncertain`, never re-sent (docs/journal.md).
       journal::Transition start;
-      start.durable = false;
       start.new_attempt = true;
+      start.sent_sha256 = sent_hash;
       start.detail = "attempt " + std::to_string(attempt);
-      if (auto status = move(record.id, State::sending, start); !status.ok()) {
-        journal_failed(status.error());
-        return;
-      }
+      const auto ticket = move(record.id, State::submitting, std::move(start));
 
       bool data_started = false;
       auto before_data = [&]() -> core::Status {
         // The exact bytes are already on disk (staged and flushed by the
         // composing thread before the job was queued); the row is durably
         // `submitting` before the first byte leaves.
-        journal::Transition submitting;
-        submitting.sent_sha256 = sent_hash;
-        PB_TRY(move(record.id, State::submitting, submitting));
+        PB_TRY(m_writer.wait(ticket));
         data_started = true;
         return core::Ok{};
       };
@@ -335,17 +338,11 @@ private:
       using dispatch::Outcome;
       switch (result.outcome) {
       case Outcome::accepted:
-        if (auto s = move(record.id, State::submitted, info); !s.ok()) {
-          journal_failed(s.error());
-          return;
-        }
+        move(record.id, State::submitted, std::move(info));
         finish_row(&SendProgress::submitted);
         return;
       case Outcome::permanent:
-        if (auto s = move(record.id, State::failed, info); !s.ok()) {
-          journal_failed(s.error());
-          return;
-        }
+        move(record.id, State::failed, std::move(info));
         finish_row(&SendProgress::failed);
         return;
       case Outcome::unknown:
@@ -353,20 +350,13 @@ private:
           // Nothing of the message left: not uncertain after all.
           break;
         }
-        if (auto s = move(record.id, State::uncertain, info); !s.ok()) {
-          journal_failed(s.error());
-          return;
-        }
+        move(record.id, State::uncertain, std::move(info));
         finish_row(&SendProgress::uncertain);
         return;
       case Outcome::auth:
       case Outcome::tls: {
         // Stop everything at once: retrying locks PEC accounts.
-        if (auto s = move(record.id, data_started ? State::deferred : State::queued, info);
-            !s.ok()) {
-          journal_failed(s.error());
-          return;
-        }
+        move(record.id, data_started ? State::deferred : State::queued, std::move(info));
         std::lock_guard lock(m_progress_mutex);
         if (!m_fatal) {
           m_fatal = make_error(result.outcome == Outcome::auth ? ErrorKind::auth
@@ -399,11 +389,7 @@ private:
 
       // Transient: the provider does not have the message.
       const bool exhausted = attempt_in_run >= m_retry.max_attempts;
-      if (auto s = move(record.id, exhausted ? State::deferred : State::queued, info);
-          !s.ok()) {
-        journal_failed(s.error());
-        return;
-      }
+      move(record.id, exhausted ? State::deferred : State::queued, std::move(info));
       if (exhausted) {
         finish_row(&SendProgress::deferred);
         return;
@@ -437,6 +423,10 @@ private:
   std::condition_variable m_queue_space;
   std::deque<Job> m_queue;
   bool m_closed = false;
+
+  // Last: its thread calls journal_failed, which uses the members above.
+  JournalWriter m_writer{m_journal, m_journal_mutex,
+                         [this](const core::Error& error) { journal_failed(error); }};
 };
 
 } // namespace
@@ -691,6 +681,7 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   for (auto& worker : workers) {
     worker.join();
   }
+  (void)run.finish_journal();  // a failure is in run.journal_error()
   // Makes the last outcomes durable too, not only the `submitting` records.
   const auto synced = journal->sync();
   if (auto error = run.journal_error()) {

@@ -587,27 +587,38 @@ core::Result<std::map<State, std::uint64_t>> Journal::counts() {
 }
 
 core::Status Journal::transition(std::int64_t id, State to, const Transition& info) {
+  const Change change{id, to, info};
+  return apply(std::span<const Change>(&change, 1));
+}
+
+core::Status Journal::apply(std::span<const Change> changes) {
   if (!m_impl) {
     return moved_from();
   }
+  if (changes.empty()) {
+    return core::Ok{};
+  }
   auto& db = *m_impl->db;
   std::optional<RelaxedSync> relaxed;
-  if (!info.durable) {
+  if (std::none_of(changes.begin(), changes.end(),
+                   [](const Change& change) { return change.info.durable; })) {
     PB_TRY_ASSIGN(auto guard, RelaxedSync::begin(db));
     relaxed.emplace(std::move(guard));
   }
   PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
-  // Read inside the write transaction: no other process can change the
-  // state between this check and the commit.
-  PB_TRY_ASSIGN(const RowHead head, row_head(db, id));
-  if (!is_allowed(head.state, to)) {
-    return internal_error(db, "row " + std::to_string(head.row) + " (" + head.address +
-                                  "): illegal transition " + to_string(head.state) +
-                                  " -> " + to_string(to));
+  for (const auto& [id, to, info] : changes) {
+    // Read inside the write transaction: no other process can change the
+    // state between this check and the commit.
+    PB_TRY_ASSIGN(const RowHead head, row_head(db, id));
+    if (!is_allowed(head.state, to)) {
+      return internal_error(db, "row " + std::to_string(head.row) + " (" + head.address +
+                                    "): illegal transition " + to_string(head.state) +
+                                    " -> " + to_string(to));
+    }
+    PB_TRY(apply_transition(db, id, to, info));
+    PB_TRY(append_event(db, EventData{id, info.at, head.state, to, info.smtp_code,
+                                      info.enhanced, info.text, info.detail}));
   }
-  PB_TRY(apply_transition(db, id, to, info));
-  PB_TRY(append_event(db, EventData{id, info.at, head.state, to, info.smtp_code,
-                                    info.enhanced, info.text, info.detail}));
   return txn.commit();
 }
 

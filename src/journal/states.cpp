@@ -54,14 +54,19 @@ std::optional<State> parse_state(std::string_view text) {
 bool is_allowed(State from, State to) {
   switch (to) {
   case State::queued:
-    // Sending: a transient failure before any byte of the message left.
-    // Submitting: the server answered 4xx after DATA, so it definitively
-    // did not take the message. Never from uncertain: no blind resend.
+    // A transient failure before any byte of the message left (from
+    // submitting too: the record is made before MAIL), or a 4xx after
+    // DATA: the server definitively did not take the message. Never from
+    // uncertain: no blind resend.
     return from == State::sending || from == State::submitting;
   case State::sending:
     return from == State::queued || from == State::deferred;
   case State::submitting:
-    return from == State::sending;
+    // Straight from queued/deferred: the sender makes the record at the
+    // start of an attempt and the envelope (MAIL, RCPT) overlaps its
+    // commit; the first byte of DATA waits for it. From sending: journals
+    // written before that change.
+    return from == State::queued || from == State::deferred || from == State::sending;
   case State::submitted:
     return from == State::submitting;
   case State::deferred:

@@ -9,20 +9,24 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 // The campaign journal: one SQLite database (WAL, synchronous=FULL) that
-// holds the fate of every recipient row. Each state transition is its own
-// transaction, committed (durable, also across power loss) before the next
-// network step. See docs/journal.md for the schema and the state machine.
+// holds the fate of every recipient row. Each state transition is
+// committed before the network step it guards (the record made before
+// DATA durably, also across power loss). See docs/journal.md for the schema and the state machine.
 namespace pecbatch::journal {
 
 // Per-recipient states (PROTOCOL.md §7.5, extended for submission).
 enum class State {
   queued,      // known, not yet sent
   sending,     // an attempt started; no byte of the message has left
-  submitting,  // DATA in progress or done, no final reply yet
+               // (written by earlier versions of the sender; still read and
+               // recovered)
+  submitting,  // an attempt is under way: the message may have left, no
+               // final reply yet
   submitted,   // 250 after DATA: the provider has it
   deferred,    // transient failures used up this run's attempts; sent again next run
   failed,      // permanent SMTP failure (5xx); not sent again
@@ -95,6 +99,13 @@ struct Transition {
   // WAL is written in order). The sender makes only `submitting`, the
   // record made before DATA, wait for the disk (docs/journal.md).
   bool durable = true;
+};
+
+// One transition of a batch (Journal::apply).
+struct Change {
+  std::int64_t id = 0;
+  State to = State::queued;
+  Transition info;
 };
 
 struct Event {
@@ -226,10 +237,17 @@ public:
   // Number of rows per state (states with no row are absent).
   core::Result<std::map<State, std::uint64_t>> counts();
 
-  // Moves row `id` to `to` in its own durable transaction, with an event.
-  // Fails with kind `internal` (and changes nothing) when the row's
-  // current state does not allow it.
+  // Moves row `id` to `to` in its own transaction, with an event (durable
+  // unless info.durable is false). Fails with kind `internal` (and changes
+  // nothing) when the row's current state does not allow it.
   core::Status transition(std::int64_t id, State to, const Transition& info);
+
+  // Applies `changes` in order in one transaction, each checked and
+  // recorded as `transition` does: all of them or none. The commit is
+  // fsync'ed when any of them is durable (which makes every earlier commit
+  // durable too). The sender's journal writer groups the records of several
+  // messages and workers into one commit this way (group commit).
+  core::Status apply(std::span<const Change> changes);
 
   // Makes every commit so far durable (also those made with
   // Transition::durable = false): a WAL checkpoint, which syncs the log.

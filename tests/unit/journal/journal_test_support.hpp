@@ -42,6 +42,8 @@ inline const std::set<std::pair<State, State>>& expected_transitions() {
   using S = State;
   static const std::set<std::pair<State, State>> table = {
       {S::queued, S::sending},           {S::deferred, S::sending},
+      // The sender's record at the start of an attempt (before MAIL).
+      {S::queued, S::submitting},        {S::deferred, S::submitting},
       {S::sending, S::submitting},       {S::sending, S::queued},
       {S::sending, S::deferred},         {S::sending, S::failed},
       {S::submitting, S::submitted},     {S::submitting, S::failed},

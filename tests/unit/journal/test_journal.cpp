@@ -353,7 +353,7 @@ TEST_F(JournalTest, TransitionEnforcesTheStateMachineForEveryPair) {
     }
   }
   EXPECT_EQ(n, 256);
-  EXPECT_EQ(allowed, 36);
+  EXPECT_EQ(allowed, 38);
 }
 
 TEST_F(JournalTest, TransitionOfAnUnknownRowFails) {
@@ -750,4 +750,63 @@ TEST_F(JournalTest, AnEmptyCampaignIdIsRefused) {
   ASSERT_FALSE(journal.ok());
   EXPECT_EQ(journal.error().kind, core::ErrorKind::internal);
   EXPECT_FALSE(std::filesystem::exists(file()));
+}
+
+// ---- apply: several transitions in one transaction ----
+
+TEST_F(JournalTest, ApplyRecordsEveryChangeInOrderInOneTransaction) {
+  Journal journal = open_journal();
+  const auto a = add_one(journal, 1, "a");
+  const auto b = add_one(journal, 2, "b");
+  Transition start;
+  start.at = at_ms(10);
+  start.new_attempt = true;
+  start.sent_sha256 = "hash-a";
+  start.detail = "attempt 1";
+  Transition done;
+  done.at = at_ms(20);
+  done.smtp_code = 250;
+  done.durable = false;
+  const std::vector<Change> changes = {{a, State::submitting, start},
+                                       {b, State::submitting, start},
+                                       {a, State::submitted, done}};
+  ASSERT_TRUE(journal.apply(changes).ok());
+
+  EXPECT_EQ(journal.get(a)->state, State::submitted);
+  EXPECT_EQ(journal.get(a)->attempts, 1u);
+  EXPECT_EQ(journal.get(a)->sent_sha256, "hash-a");
+  EXPECT_EQ(journal.get(a)->submitted, at_ms(20));
+  EXPECT_EQ(journal.get(b)->state, State::submitting);
+  const auto events = journal.events(a).value();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[1].from, std::optional<State>(State::queued));
+  EXPECT_EQ(events[1].to, State::submitting);
+  EXPECT_EQ(events[1].detail, "attempt 1");
+  EXPECT_EQ(events[2].from, std::optional<State>(State::submitting));
+  EXPECT_EQ(events[2].to, State::submitted);
+  EXPECT_TRUE(journal.apply({}).ok());
+}
+
+TEST_F(JournalTest, ApplyIsAllOrNothing) {
+  Journal journal = open_journal();
+  const auto a = add_one(journal, 1, "a");
+  const auto b = add_one(journal, 2, "b");
+  Transition t;
+  t.at = at_ms(10);
+  // The second change is illegal (queued -> submitted): the first one,
+  // legal on its own, must not be committed either.
+  const std::vector<Change> changes = {{a, State::submitting, t}, {b, State::submitted, t}};
+  const auto status = journal.apply(changes);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().kind, core::ErrorKind::internal);
+  EXPECT_NE(status.error().message.find("illegal transition queued -> submitted"),
+            std::string::npos)
+      << status.error().message;
+  EXPECT_EQ(journal.get(a)->state, State::queued);
+  EXPECT_EQ(journal.events(a)->size(), 1u);
+  EXPECT_EQ(journal.events(b)->size(), 1u);
+  // The connection is usable afterwards.
+  ASSERT_TRUE(journal.transition(a, State::submitting, t).ok());
+  RawDb raw(file());
+  EXPECT_EQ(raw.text("SELECT state FROM rows WHERE id = " + std::to_string(a)), "submitting");
 }

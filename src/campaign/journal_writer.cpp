@@ -1,0 +1,94 @@
+#include "journal_writer.hpp"
+
+#include <utility>
+
+namespace pecbatch::campaign {
+
+JournalWriter::JournalWriter(journal::Journal& journal, std::mutex& journal_mutex,
+                             std::function<void(const core::Error&)> on_error)
+    : m_journal(journal), m_journal_mutex(journal_mutex), m_on_error(std::move(on_error)),
+      m_thread([this] { loop(); }) {}
+
+JournalWriter::~JournalWriter() { (void)finish(); }
+
+JournalWriter::Ticket JournalWriter::submit(journal::Change change) {
+  std::lock_guard lock(m_mutex);
+  m_pending.push_back(std::move(change));
+  m_work.notify_one();
+  return ++m_submitted;
+}
+
+core::Status JournalWriter::wait(Ticket ticket) {
+  std::unique_lock lock(m_mutex);
+  m_done.wait(lock, [&] { return m_committed >= ticket || m_error.has_value(); });
+  if (m_committed >= ticket) {
+    return core::Ok{};
+  }
+  return *m_error;
+}
+
+core::Status JournalWriter::finish() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stop = true;
+    m_work.notify_one();
+  }
+  if (m_thread.joinable()) {
+    m_thread.join();
+  }
+  std::lock_guard lock(m_mutex);
+  if (m_error) {
+    return *m_error;
+  }
+  return core::Ok{};
+}
+
+std::uint64_t JournalWriter::commits() const {
+  std::lock_guard lock(m_mutex);
+  return m_commits;
+}
+
+void JournalWriter::loop() {
+  std::vector<journal::Change> batch;
+  while (true) {
+    Ticket last = 0;
+    {
+      std::unique_lock lock(m_mutex);
+      m_work.wait(lock, [&] { return !m_pending.empty() || m_stop; });
+      if (m_pending.empty() || m_error) {
+        // Stopping with nothing left, or failed: what is still queued is
+        // never committed (its tickets fail with the error).
+        m_pending.clear();
+        if (m_stop) {
+          return;
+        }
+        continue;
+      }
+      batch.clear();
+      batch.swap(m_pending);
+      last = m_submitted;
+    }
+    core::Status status = core::Ok{};
+    {
+      std::lock_guard journal_lock(m_journal_mutex);
+      status = m_journal.apply(batch);
+    }
+    std::optional<core::Error> failed;
+    {
+      std::lock_guard lock(m_mutex);
+      if (status.ok()) {
+        m_committed = last;
+        ++m_commits;
+      } else {
+        m_error = status.error();
+        failed = m_error;
+      }
+      m_done.notify_all();
+    }
+    if (failed && m_on_error) {
+      m_on_error(*failed);
+    }
+  }
+}
+
+} // namespace pecbatch::campaign
