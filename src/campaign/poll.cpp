@@ -189,8 +189,10 @@ public:
                               std::to_string(status.uidvalidity) +
                               "; pecbatch cannot tell their messages apart: poll only one");
       }
+      m_to_move.clear();
       PB_TRY(scan_folder(folder, status));
       PB_TRY(search_uncertain(folder, status.uidvalidity, searchable));
+      PB_TRY(move_to_archive(folder, status.uidvalidity));
     }
     return settle_uncertain_from_journal();
   }
@@ -200,6 +202,46 @@ public:
       m_bytes_before += m_mailbox->bytes_received();
     }
     m_mailbox.reset();
+    // What a failed pass recorded and did not move is found again.
+    m_swept.clear();
+    m_to_move.clear();
+  }
+
+  // The wait before the next pass, `wait` long: with IMAP IDLE when the
+  // campaign reads a single folder and the server offers it (over in
+  // k_max_idle pieces, ended early by new mail), else asleep in slices.
+  // Returns early on a stop request.
+  void wait_for_next_pass(std::chrono::milliseconds wait) {
+    bool idle = m_mailbox != nullptr && m_campaign.poll.folders.size() == 1;
+    while (wait.count() > 0 && !stopping()) {
+      if (idle) {
+        const auto piece = std::min(wait, k_max_idle);
+        auto waited = m_mailbox->wait_for_mail(piece, [this] { return stopping(); });
+        if (!waited.ok()) {
+          notice("waiting for new mail (IMAP IDLE) failed, sleeping instead: " +
+                 waited.error().message);
+          drop_mailbox();
+          idle = false;
+          continue;
+        }
+        switch (*waited) {
+        case receipts::WaitResult::new_mail:
+          ++m_counts.idle_wakeups;
+          return;
+        case receipts::WaitResult::stopped:
+          return;
+        case receipts::WaitResult::timed_out:
+          wait -= piece;
+          continue;
+        case receipts::WaitResult::unsupported:
+          idle = false;
+          continue;
+        }
+      }
+      const auto slice = std::min(wait, std::chrono::milliseconds(k_sleep_slice));
+      m_deps.clock->sleep_for(slice);
+      wait -= slice;
+    }
   }
 
   // The end of a pass: the no-receipt deadline (only after a pass that read
@@ -233,6 +275,105 @@ public:
   }
 
 private:
+  bool archiving() const {
+    return !m_campaign.poll.archive_folder.empty() && !m_archive_off;
+  }
+
+  // A recorded message that is this campaign's evidence: archived, and
+  // naming one of its rows or a Message-ID of its form (an orphan).
+  // Only these are ever moved; unreadable messages and everything else
+  // stay where they are.
+  bool is_campaign_evidence(const journal::ReceiptRecord& record) const {
+    return !record.file.empty() &&
+           (record.row_id.has_value() || record.message_id.starts_with(m_prefix));
+  }
+
+  // poll.archive_folder: moves the messages of `folder` archived and
+  // recorded in this pass, plus (at the first pass of a run and after a
+  // failure) those recorded earlier and still there, e.g. when a run was
+  // killed between recording and moving. Everything to move is on disk
+  // and in the journal first: files fsync'ed (and their directory entries,
+  // syncfs), journal commits synchronous. A move that fails is reported
+  // and tried again later; it never fails the pass.
+  core::Status move_to_archive(const std::string& folder, std::uint64_t uidvalidity) {
+    if (!archiving() || stopping()) {
+      return core::Ok{};
+    }
+    std::set<std::uint64_t> uids(m_to_move.begin(), m_to_move.end());
+    m_to_move.clear();
+    if (m_swept.insert(folder).second) {
+      auto swept = sweep(uidvalidity, uids);
+      if (!swept.ok()) {
+        if (swept.error().kind == ErrorKind::io) {
+          return swept.error();  // the journal
+        }
+        m_swept.erase(folder);
+        notice("poll.archive_folder: cannot look for receipts left in " + folder +
+               " by an earlier run: " + swept.error().message + "; tried again later");
+      }
+    }
+    if (uids.empty()) {
+      return core::Ok{};
+    }
+    PB_TRY(core::sync_filesystem(m_campaign.output_dir));
+    const std::string& target = m_campaign.poll.archive_folder;
+    const std::vector<std::uint64_t> list(uids.begin(), uids.end());
+    auto moved = m_mailbox->move(folder, uidvalidity, list, target);
+    if (!moved.ok()) {
+      notice("poll.archive_folder: " + std::to_string(list.size()) +
+             " archived messages could not be moved from " + folder + " to " + target + ": " +
+             moved.error().message +
+             (moved.error().kind == ErrorKind::config
+                  ? "; no more moves in this run"
+                  : "; they stay there and are moved at a later pass"));
+      if (moved.error().kind == ErrorKind::config) {
+        m_archive_off = true;
+      } else {
+        m_swept.erase(folder);
+      }
+      return core::Ok{};
+    }
+    if (moved->method == receipts::MoveMethod::none) {
+      notice("poll.archive_folder: the IMAP server offers neither MOVE nor UIDPLUS, so "
+             "receipts are not moved to " + target +
+             " (without UID EXPUNGE, removing them would also delete any other message "
+             "marked \\Deleted); they stay in " + folder + ", polling goes on");
+      m_archive_off = true;
+      return core::Ok{};
+    }
+    if (moved->created) {
+      notice("poll.archive_folder: created folder " + target);
+    }
+    m_counts.moved += moved->moved;
+    return core::Ok{};
+  }
+
+  // Adds to `uids` the messages of the folder open that the journal
+  // recorded, under this UIDVALIDITY, as this campaign's evidence: a
+  // header search for the campaign's Message-ID form (every message
+  // pecbatch fetches carries it in X-Riferimento-Message-ID) filtered by
+  // the journal.
+  core::Status sweep(std::uint64_t uidvalidity, std::set<std::uint64_t>& uids) {
+    PB_TRY_ASSIGN(const auto found,
+                  m_mailbox->search_header("X-Riferimento-Message-ID", m_prefix));
+    if (found.empty()) {
+      return core::Ok{};
+    }
+    PB_TRY_ASSIGN(const auto records, m_journal.receipts());
+    std::set<std::uint64_t> ours;
+    for (const auto& record : records) {
+      if (record.uidvalidity == uidvalidity && is_campaign_evidence(record)) {
+        ours.insert(record.uid);
+      }
+    }
+    for (const auto uid : found) {
+      if (ours.count(uid) != 0) {
+        uids.insert(uid);
+      }
+    }
+    return core::Ok{};
+  }
+
   // The new messages of one folder, in UID order, headers first.
   core::Status scan_folder(const std::string& folder, const receipts::MailboxStatus& status) {
     const std::uint64_t uidvalidity = status.uidvalidity;
@@ -563,6 +704,10 @@ private:
     if (!outcome.recorded) {
       ++m_counts.already_seen;  // another process got there first
     }
+    // Archived and durably recorded (by us or that process): may move.
+    if (archiving() && is_campaign_evidence(record)) {
+      m_to_move.push_back(uid);
+    }
     m_counts.applied += outcome.applied.size();
     if (row && !outcome.applied.empty() && row->state == State::uncertain) {
       ++m_counts.settled;
@@ -580,6 +725,11 @@ private:
   PollCounts m_counts;
   std::vector<Orphan> m_orphans;
   std::set<std::int64_t> m_touched;  // rows whose evidence changed in this pass
+  // poll.archive_folder: UIDs of the current folder to move at its end;
+  // folders swept for earlier ones in this run; moves given up for the run.
+  std::vector<std::uint64_t> m_to_move;
+  std::set<std::string> m_swept;
+  bool m_archive_off = false;
 };
 
 core::Result<std::uint64_t> pending_rows(journal::Journal& journal) {
@@ -740,11 +890,7 @@ core::Result<PollReport> poll_campaign(const config::Campaign& campaign,
       }
       wait = std::min(wait, options.timeout - elapsed);
     }
-    while (wait.count() > 0 && !poller.stopping()) {
-      const auto slice = std::min(wait, std::chrono::milliseconds(k_sleep_slice));
-      deps.clock->sleep_for(slice);
-      wait -= slice;
-    }
+    poller.wait_for_next_pass(wait);
     if (poller.stopping()) {
       report.interrupted = true;
       break;

@@ -47,6 +47,8 @@ public:
          {"applied", static_cast<std::int64_t>(counts.applied)},
          {"untrusted", static_cast<std::int64_t>(counts.untrusted)},
          {"bytes", static_cast<std::int64_t>(counts.bytes)},
+         {"moved", static_cast<std::int64_t>(counts.moved)},
+         {"idle_wakeups", static_cast<std::int64_t>(counts.idle_wakeups)},
          {"pending", static_cast<std::int64_t>(pending)}});
     if (!m_quiet) {
       std::cerr << "poll: pass " << counts.passes << ": " << counts.examined
@@ -93,6 +95,14 @@ int run_poll(const PollOptions& options) {
   }
   std::cout << "bytes       " << c.bytes << " received from the server (" << c.message_bytes
             << " in whole messages)\n";
+  if (!campaign.poll.archive_folder.empty()) {
+    std::cout << "archive     " << c.moved << " messages moved to "
+              << core::quote(campaign.poll.archive_folder) << " (poll.archive_folder)\n";
+  }
+  if (c.idle_wakeups > 0) {
+    std::cout << "idle        " << c.idle_wakeups
+              << " waits ended early by new mail (IMAP IDLE)\n";
+  }
   for (const auto& orphan : report.orphans) {
     std::cout << "orphan      " << orphan.message_id << " " << orphan.kind << " ("
               << orphan.folder << " UID " << orphan.uid << ") " << orphan.file << "\n";
@@ -164,16 +174,19 @@ void setup_poll(CLI::App& app, Command& command) {
                   "With --until-final: stop after this long, e.g. 60s, 30m, 26h")
       ->type_name("DURATION");
   sub->add_option("--interval", options->interval,
-                  "Fixed wait between passes (default: 2s, doubling up to 60s)")
+                  "Fixed wait between passes (default: 2s, doubling up to 60s); with one "
+                  "folder and IMAP IDLE the wait ends as soon as new mail arrives")
       ->type_name("DURATION");
   sub->add_flag("--quiet,-q", options->quiet, "No progress output");
   sub->add_flag("--trace", options->trace,
                 "Show the IMAP commands on stderr (login redacted, messages omitted)");
   sub->footer(
-      "The mailbox is only read (EXAMINE, BODY.PEEK: no flag is set). Header fields come "
-      "first; only receipts about this campaign's messages are fetched, and archived "
-      "unchanged under OUTPUT_DIR/evidence/. Only receipts with a valid signature change "
-      "a row. Running it again never counts a receipt twice.\n"
+      "The mailbox is only read (EXAMINE, BODY.PEEK: no flag is set), unless "
+      "poll.archive_folder is set: then the messages archived as this campaign's "
+      "evidence are moved there. Header fields come first; only receipts about this "
+      "campaign's messages are fetched, and archived unchanged under "
+      "OUTPUT_DIR/evidence/. Only receipts with a valid signature change a row. Running "
+      "it again never counts a receipt twice.\n"
       "Exit status: 0 every sent row final, 75 rows still pending (or campaign locked, "
       "mailbox unreachable), 78 configuration or authentication, 69 TLS failure, "
       "130 interrupted.");

@@ -226,7 +226,8 @@ void setup_run(CLI::App& app, Command& command) {
                   "Stop polling after this long, e.g. 90s, 10m, 2h (default 30m)")
       ->type_name("DURATION");
   sub->add_option("--interval", options->interval,
-                  "Fixed wait between mailbox passes (default: 2 s, doubling up to 60 s)")
+                  "Fixed wait between mailbox passes (default: 2 s, doubling up to 60 s); "
+                  "with one folder and IMAP IDLE it ends as soon as new mail arrives")
       ->type_name("DURATION");
   sub->add_option("--rows", options->rows, "Only these rows, e.g. 2-10,15")
       ->type_name("RANGES");

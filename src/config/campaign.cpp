@@ -89,6 +89,7 @@ const std::vector<KeyDef>& registry() {
       {"poll.no_receipt_after_hours", Type::integer, false, {}},
       {"poll.folders", Type::string_list, false, {}},
       {"poll.uncertain_grace_hours", Type::integer, false, {}},
+      {"poll.archive_folder", Type::string, false, {}},
       {"report.fields", Type::string_list, false, {}},
   };
   return keys;
@@ -819,6 +820,25 @@ Result<Campaign> load_campaign(const std::filesystem::path& file,
   }
   campaign.poll.uncertain_grace_hours = bounded(
       "poll.uncertain_grace_hours", campaign.poll.uncertain_grace_hours, 1, 24 * 30);
+  campaign.poll.archive_folder = r.text("poll.archive_folder");
+  if (!campaign.poll.archive_folder.empty()) {
+    const auto& archive = campaign.poll.archive_folder;
+    if (core::trim(archive).empty()) {
+      r.problem("poll.archive_folder", "blank folder name (leave the key out to keep the "
+                                       "mailbox read-only)");
+    }
+    for (const auto& folder : campaign.poll.folders) {
+      // INBOX is case-insensitive in IMAP; other names are not.
+      const bool inbox = core::iequals_ascii(folder, "INBOX") &&
+                         core::iequals_ascii(archive, "INBOX");
+      if (folder == archive || inbox) {
+        r.problem("poll.archive_folder",
+                  core::quote(archive) + " is also one of poll.folders: receipts would be "
+                                         "moved into a folder that is read for receipts");
+        break;
+      }
+    }
+  }
 
   // [report]
   campaign.report.fields = r.string_list("report.fields", {}, "default");

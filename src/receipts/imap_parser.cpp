@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <limits>
 
 namespace pecbatch::receipts::imap {
 
@@ -614,6 +615,55 @@ std::string uid_set(const std::vector<std::uint64_t> &uids) {
     i = j + 1;
   }
   return out;
+}
+
+std::optional<std::uint64_t> uid_set_size(std::string_view set) {
+  std::uint64_t total = 0;
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t comma = std::min(set.find(',', pos), set.size());
+    const std::string_view item = set.substr(pos, comma - pos);
+    const std::size_t colon = item.find(':');
+    const auto first = parse_number(item.substr(0, colon));
+    if (!first || *first == 0) {
+      return std::nullopt; // also an empty item: "", "1,", ",1"
+    }
+    std::uint64_t count = 1;
+    if (colon != std::string_view::npos) {
+      const auto last = parse_number(item.substr(colon + 1));
+      if (!last || *last == 0) {
+        return std::nullopt;
+      }
+      count = (*last > *first ? *last - *first : *first - *last) + 1;
+    }
+    if (total > std::numeric_limits<std::uint64_t>::max() - count) {
+      return std::nullopt;
+    }
+    total += count;
+    if (comma == set.size()) {
+      return total;
+    }
+    pos = comma + 1;
+  }
+}
+
+std::optional<std::uint64_t> copyuid_count(std::string_view code) {
+  std::string_view rest = code;
+  if (!iequals(take_word(rest), "COPYUID")) {
+    return std::nullopt;
+  }
+  const auto validity = parse_number(take_word(rest));
+  const std::string_view source = take_word(rest);
+  const std::string_view destination = take_word(rest);
+  if (!validity || source.empty() || destination.empty() || !rest.empty()) {
+    return std::nullopt;
+  }
+  const auto count = uid_set_size(source);
+  const auto copies = uid_set_size(destination);
+  if (!count || !copies || *count != *copies) {
+    return std::nullopt;
+  }
+  return count;
 }
 
 } // namespace pecbatch::receipts::imap

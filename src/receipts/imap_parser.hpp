@@ -146,4 +146,15 @@ core::Result<std::string> encode_mailbox_name(std::string_view utf8);
 // A compact UID set ("1:5,7,9:12") of ascending, distinct `uids`.
 std::string uid_set(const std::vector<std::uint64_t> &uids);
 
+// How many UIDs a set from the server names ("3:5,9" -> 4; a range may be
+// written high to low); nullopt when it is not a set of numbers ("*" is
+// not allowed here). Counted, never expanded: a hostile "1:4294967295"
+// costs nothing.
+std::optional<std::uint64_t> uid_set_size(std::string_view set);
+
+// The source UID set of a COPYUID response code (RFC 4315 §3:
+// "COPYUID <uidvalidity> <source set> <destination set>"), counted as
+// uid_set_size() does; nullopt when `code` is not a well-formed COPYUID.
+std::optional<std::uint64_t> copyuid_count(std::string_view code);
+
 } // namespace pecbatch::receipts::imap

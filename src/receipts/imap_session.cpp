@@ -139,36 +139,51 @@ void Session::note(const Response &response) {
   }
 }
 
+core::Result<std::optional<Response>> Session::buffered_response() {
+  auto raw = m_framer.next();
+  if (!raw.ok()) {
+    return error(ErrorKind::protocol, raw.error().message);
+  }
+  if (!*raw) {
+    return std::optional<Response>();
+  }
+  auto parsed = parse_response(std::move(**raw));
+  if (!parsed.ok()) {
+    return error(ErrorKind::protocol, parsed.error().message);
+  }
+  note(*parsed);
+  if (m_trace) {
+    trace("S: " + trace_of(*parsed));
+  }
+  if (m_observer && parsed->type == Response::Type::untagged) {
+    m_observer(*parsed);
+  }
+  return std::optional<Response>(std::move(*parsed));
+}
+
+core::Status Session::receive() {
+  if (m_read_buffer.empty()) {
+    m_read_buffer.resize(k_read_chunk);
+  }
+  auto n = m_stream.read(m_read_buffer.data(), m_read_buffer.size());
+  if (!n.ok()) {
+    if (!m_bye.empty()) {
+      return error(ErrorKind::transient, "the server closed the connection: " + m_bye);
+    }
+    return std::move(n).error();
+  }
+  m_bytes_received += *n;
+  m_framer.feed(std::string_view(m_read_buffer.data(), *n));
+  return core::Ok{};
+}
+
 core::Result<Response> Session::read_response() {
-  std::string buffer;
   for (;;) {
-    auto raw = m_framer.next();
-    if (!raw.ok()) {
-      return error(ErrorKind::protocol, raw.error().message);
+    PB_TRY_ASSIGN(auto response, buffered_response());
+    if (response) {
+      return std::move(*response);
     }
-    if (*raw) {
-      auto parsed = parse_response(std::move(**raw));
-      if (!parsed.ok()) {
-        return error(ErrorKind::protocol, parsed.error().message);
-      }
-      note(*parsed);
-      if (m_trace) {
-        trace("S: " + trace_of(*parsed));
-      }
-      return parsed;
-    }
-    if (buffer.empty()) {
-      buffer.resize(k_read_chunk);
-    }
-    auto n = m_stream.read(buffer.data(), buffer.size());
-    if (!n.ok()) {
-      if (!m_bye.empty()) {
-        return error(ErrorKind::transient, "the server closed the connection: " + m_bye);
-      }
-      return std::move(n).error();
-    }
-    m_bytes_received += *n;
-    m_framer.feed(std::string_view(buffer.data(), *n));
+    PB_TRY(receive());
   }
 }
 
@@ -291,6 +306,79 @@ core::Result<Reply> Session::command(const std::vector<Part> &parts, bool secret
       return reply;
     }
     reply.untagged.push_back(std::move(response));
+  }
+}
+
+core::Result<Reply> Session::idle(const std::function<std::chrono::milliseconds()> &next_wait,
+                                  const std::function<bool()> &wake) {
+  char tag_buffer[16];
+  std::snprintf(tag_buffer, sizeof tag_buffer, "A%04u", m_next_tag++);
+  const std::string tag = tag_buffer;
+  Reply reply;
+  // A response that is neither ours nor untagged ends the session.
+  auto keep = [&](Response response) -> core::Result<bool> {
+    if (response.type == Response::Type::tagged) {
+      if (response.tag != tag) {
+        return error(ErrorKind::protocol,
+                     "a response to an unknown tag: " + shorten(response.trace));
+      }
+      reply.tagged = std::move(response);
+      return true;
+    }
+    reply.untagged.push_back(std::move(response));
+    return false;
+  };
+
+  PB_TRY(send(tag + " IDLE\r\n", tag + " IDLE"));
+  for (;;) {
+    PB_TRY_ASSIGN(Response response, read_response());
+    if (response.type == Response::Type::continuation) {
+      break;
+    }
+    PB_TRY_ASSIGN(const bool refused, keep(std::move(response)));
+    if (refused) {
+      return reply; // NO/BAD: the server does not idle
+    }
+  }
+
+  // Idling: whole responses already received first, then wait in slices.
+  bool woken = false;
+  while (!woken) {
+    PB_TRY_ASSIGN(auto response, buffered_response());
+    if (response) {
+      if (response->type == Response::Type::continuation) {
+        return error(ErrorKind::protocol,
+                     "an unexpected continuation request: " + shorten(response->trace));
+      }
+      PB_TRY_ASSIGN(const bool ended, keep(std::move(*response)));
+      if (ended) {
+        // The server ended IDLE itself (allowed: it must then be re-issued).
+        return reply;
+      }
+      woken = wake();
+      continue;
+    }
+    const auto wait = next_wait();
+    if (wait.count() <= 0) {
+      break;
+    }
+    PB_TRY_ASSIGN(const bool ready, m_stream.wait_readable(wait));
+    if (ready) {
+      PB_TRY(receive());
+    }
+  }
+
+  PB_TRY(send("DONE\r\n", "DONE"));
+  for (;;) {
+    PB_TRY_ASSIGN(Response response, read_response());
+    if (response.type == Response::Type::continuation) {
+      return error(ErrorKind::protocol,
+                   "an unexpected continuation request: " + shorten(response.trace));
+    }
+    PB_TRY_ASSIGN(const bool ended, keep(std::move(response)));
+    if (ended) {
+      return reply;
+    }
   }
 }
 

@@ -10,8 +10,10 @@
 
 #include "imap_parser.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -32,6 +34,11 @@ public:
   // Starts TLS on the connection (after the server's OK to STARTTLS) and
   // verifies the server's certificate and name.
   virtual core::Status start_tls() = 0;
+  // Waits at most `timeout` for bytes to read: true when read() would
+  // return data at once (or report a closed connection), false when the
+  // time passed first (or a signal interrupted the wait). Used while
+  // idling, when the server may stay silent for minutes.
+  virtual core::Result<bool> wait_readable(std::chrono::milliseconds timeout) = 0;
 };
 
 // One piece of a command: text sent as it is; a synchronising literal
@@ -88,6 +95,23 @@ public:
   // injection), starts TLS and forgets the capabilities learnt before it.
   core::Status starttls();
 
+  // IDLE (RFC 2177): sends IDLE and, after the server's "+", reads the
+  // untagged responses it pushes. Before each wait for the server,
+  // `next_wait()` says how long to wait at most (zero: stop idling now);
+  // after each untagged response `wake()` is asked (true: stop idling).
+  // Then sends DONE and reads up to the tagged reply. Returns every
+  // response (the untagged ones also went to the observer). A server that
+  // answers IDLE with NO or BAD instead of "+" gets no DONE: its reply is
+  // returned as is.
+  core::Result<Reply> idle(const std::function<std::chrono::milliseconds()> &next_wait,
+                           const std::function<bool()> &wake);
+
+  // Called with every untagged response as it is read (EXISTS, EXPUNGE,
+  // ... within any command's reply or while idling).
+  void set_observer(std::function<void(const Response &)> observer) {
+    m_observer = std::move(observer);
+  }
+
   // Bytes received from the server so far (after TLS decryption).
   std::uint64_t bytes_received() const { return m_bytes_received; }
 
@@ -96,6 +120,10 @@ public:
 
 private:
   core::Result<Response> read_response();
+  // The next response already received, if a whole one is.
+  core::Result<std::optional<Response>> buffered_response();
+  // Reads what the stream has (at least one byte) into the framer.
+  core::Status receive();
   core::Status send(std::string_view bytes, const std::string &trace_text);
   void note(const Response &response);
   void trace(const std::string &line) const;
@@ -103,7 +131,9 @@ private:
   Stream &m_stream;
   std::string m_label;
   std::function<void(const std::string &)> m_trace;
+  std::function<void(const Response &)> m_observer;
   Framer m_framer;
+  std::string m_read_buffer;
   std::set<std::string> m_capabilities;
   std::uint64_t m_bytes_received = 0;
   unsigned m_next_tag = 1;

@@ -4,12 +4,15 @@
 // the TCP connection, TLS (implicit or STARTTLS) with certificate and
 // host-name verification, and the Mailbox commands.
 //
-// Read-only by construction: the only commands ever sent are CAPABILITY,
-// STARTTLS, AUTHENTICATE/LOGIN, EXAMINE, UID SEARCH, UID FETCH with
-// BODY.PEEK, and LOGOUT. Never SELECT, STORE, COPY, MOVE or EXPUNGE.
+// Read-only unless asked: the commands sent are CAPABILITY, STARTTLS,
+// AUTHENTICATE/LOGIN, EXAMINE, UID SEARCH, UID FETCH with BODY.PEEK, IDLE
+// and LOGOUT. Only move() (poll.archive_folder, opt-in) sends SELECT, UID
+// MOVE or UID COPY + UID STORE + UID EXPUNGE of the UIDs it is given, and
+// CREATE/SUBSCRIBE of its target.
 
 #include <pecbatch/receipts/mailbox.hpp>
 
+#include "imap_commands.hpp"
 #include "imap_parser.hpp"
 #include "imap_session.hpp"
 
@@ -48,6 +51,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t k_header_batch = 500;
 // The wait for the server's answer to LOGOUT when closing.
 constexpr auto k_logout_timeout = std::chrono::milliseconds(2'000);
+// While idling, how often stop() is asked.
+constexpr auto k_idle_slice = std::chrono::milliseconds(200);
 
 std::string openssl_errors() {
   std::string out;
@@ -332,6 +337,50 @@ public:
     }
   }
 
+  core::Result<bool> wait_readable(std::chrono::milliseconds timeout) override {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      if (m_ssl != nullptr && SSL_pending(m_ssl) > 0) {
+        return true;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        return false;
+      }
+      pollfd p{m_fd, POLLIN, 0};
+      const int rc =
+          ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
+      if (rc < 0) {
+        if (errno == EINTR) {
+          return false; // a signal: let the caller look at its stop flag
+        }
+        return error(ErrorKind::transient, std::string("poll: ") + std::strerror(errno));
+      }
+      if (rc == 0) {
+        return false;
+      }
+      if (m_ssl == nullptr) {
+        return true;
+      }
+      // Readable bytes may be a TLS record without application data (a
+      // session ticket, a key update): process it without blocking, and
+      // say "ready" only when data (or the end) is there, so that the
+      // read() that follows never waits for the I/O timeout.
+      SigpipeGuard guard;
+      ERR_clear_error();
+      char byte = 0;
+      const int n = SSL_peek(m_ssl, &byte, 1);
+      if (n > 0) {
+        return true;
+      }
+      const int ssl_error = SSL_get_error(m_ssl, n);
+      if (ssl_error != SSL_ERROR_WANT_READ) {
+        return true; // closed or failed: read() reports it
+      }
+    }
+  }
+
 private:
   std::string host() const {
     std::string name = m_settings.host;
@@ -417,51 +466,10 @@ public:
   core::Result<MailboxStatus> select(const std::string &folder) override {
     return guarded([&]() -> core::Result<MailboxStatus> {
       PB_TRY(ensure_connected());
-      PB_TRY_ASSIGN(const std::string encoded, imap::encode_mailbox_name(folder));
-      PB_TRY_ASSIGN(imap::Reply reply, m_session->command("EXAMINE " + astring(encoded)));
-      if (reply.tagged.status != imap::Status::ok) {
-        m_folder.reset();
-        const bool busy = reply.tagged.code.starts_with("UNAVAILABLE") ||
-                          reply.tagged.code.starts_with("INUSE") ||
-                          reply.tagged.code.starts_with("LIMIT") ||
-                          reply.tagged.code.starts_with("SERVERBUG");
-        return m_session->error(busy ? ErrorKind::transient : ErrorKind::config,
-                                "cannot open folder \"" + folder +
-                                    "\": " + imap::to_string(*reply.tagged.status) + " " +
-                                    reply.tagged.text);
-      }
-      MailboxStatus status;
-      bool have_uidvalidity = false;
-      for (const auto &response : reply.untagged) {
-        if (response.status == imap::Status::ok && !response.code.empty()) {
-          const auto number_of =
-              [&](std::string_view key) -> std::optional<std::uint64_t> {
-            if (!response.code.starts_with(key) || response.code.size() <= key.size() ||
-                response.code[key.size()] != ' ') {
-              return std::nullopt;
-            }
-            try {
-              return std::stoull(response.code.substr(key.size() + 1));
-            } catch (const std::exception &) {
-              return std::nullopt;
-            }
-          };
-          if (const auto v = number_of("UIDVALIDITY")) {
-            status.uidvalidity = *v;
-            have_uidvalidity = true;
-          } else if (const auto n = number_of("UIDNEXT")) {
-            status.uidnext = *n;
-          }
-        } else if (response.name == "EXISTS" && response.number) {
-          status.exists = *response.number;
-        }
-      }
-      if (!have_uidvalidity) {
-        return m_session->error(ErrorKind::protocol,
-                                "no UIDVALIDITY in the answer to EXAMINE \"" + folder +
-                                    "\"");
-      }
+      m_folder.reset();
+      PB_TRY_ASSIGN(const MailboxStatus status, imap::open_folder(*m_session, folder, false));
       m_folder = folder;
+      m_watch.opened(status.exists);
       return status;
     });
   }
@@ -469,6 +477,8 @@ public:
   core::Result<std::vector<std::uint64_t>> uids_since(std::uint64_t last_uid) override {
     return guarded([&]() -> core::Result<std::vector<std::uint64_t>> {
       PB_TRY(require_folder());
+      // New mail announced from now on is not in this search's answer.
+      m_watch.mark();
       PB_TRY_ASSIGN(auto uids,
                     search("UID SEARCH UID " + std::to_string(last_uid + 1) + ":*"));
       // `n:*` always includes the highest UID, even below n.
@@ -584,6 +594,73 @@ public:
     });
   }
 
+  core::Result<MoveResult> move(const std::string &folder, std::uint64_t uidvalidity,
+                                const std::vector<std::uint64_t> &uids,
+                                const std::string &target) override {
+    return guarded([&]() -> core::Result<MoveResult> {
+      PB_TRY(ensure_connected());
+      PB_TRY_ASSIGN(const MoveMethod method, imap::move_method(*m_session));
+      if (method == MoveMethod::none || uids.empty()) {
+        return MoveResult{method, 0, false};
+      }
+      // Read-write only now, and only for this.
+      const bool reopened = m_folder == folder;
+      m_folder.reset();
+      PB_TRY_ASSIGN(const MailboxStatus status, imap::open_folder(*m_session, folder, true));
+      m_folder = folder;
+      if (!reopened) {
+        m_watch.opened(status.exists);
+      } // else the watch saw the EXISTS: mail that came since the search still counts
+      if (status.uidvalidity != uidvalidity) {
+        return m_session->error(ErrorKind::permanent,
+                                "folder \"" + folder + "\": UIDVALIDITY is now " +
+                                    std::to_string(status.uidvalidity) + ", not " +
+                                    std::to_string(uidvalidity) +
+                                    "; nothing moved (the UIDs may name other messages)");
+      }
+      if (!status.writable) {
+        return m_session->error(ErrorKind::config,
+                                "folder \"" + folder +
+                                    "\" can only be read (SELECT answered READ-ONLY); "
+                                    "nothing moved");
+      }
+      return imap::move_uids(*m_session, method, uids, target);
+    });
+  }
+
+  core::Result<WaitResult> wait_for_mail(std::chrono::milliseconds max_wait,
+                                         const std::function<bool()> &stop) override {
+    return guarded([&]() -> core::Result<WaitResult> {
+      if (!m_session || !m_folder || m_session->capabilities().count("IDLE") == 0) {
+        return WaitResult::unsupported;
+      }
+      if (m_watch.grew()) {
+        return WaitResult::new_mail;
+      }
+      const auto deadline = Clock::now() + max_wait;
+      bool stopped = false;
+      const auto next_wait = [&]() -> std::chrono::milliseconds {
+        if (stop && stop()) {
+          stopped = true;
+          return std::chrono::milliseconds(0);
+        }
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        return std::max(std::chrono::milliseconds(0), std::min(left, k_idle_slice));
+      };
+      PB_TRY_ASSIGN(const imap::Reply reply,
+                    m_session->idle(next_wait, [this] { return m_watch.grew(); }));
+      if (reply.tagged.status != imap::Status::ok) {
+        // Refused although offered: behave as if it were not.
+        return WaitResult::unsupported;
+      }
+      if (m_watch.grew()) {
+        return WaitResult::new_mail;
+      }
+      return stopped ? WaitResult::stopped : WaitResult::timed_out;
+    });
+  }
+
   std::uint64_t bytes_received() const override {
     return m_bytes_before + (m_session ? m_session->bytes_received() : 0);
   }
@@ -599,11 +676,6 @@ private:
       disconnect(false);
     }
     return result;
-  }
-
-  static std::string astring(const std::string &text) {
-    // Mailbox names are encoded to 7-bit first: quoting always suffices.
-    return imap::quote_astring(text).value_or("\"\"");
   }
 
   core::Status require_folder() {
@@ -677,6 +749,7 @@ private:
     }
     m_socket = std::make_unique<TlsSocket>(m_settings, m_ctx.get(), m_label);
     m_session = std::make_unique<imap::Session>(*m_socket, m_label, m_settings.trace);
+    m_session->set_observer([this](const imap::Response &r) { m_watch.observe(r); });
     auto opened = open_session();
     if (!opened.ok()) {
       disconnect(false);
@@ -725,6 +798,7 @@ private:
   std::unique_ptr<TlsSocket> m_socket;
   std::unique_ptr<imap::Session> m_session;
   std::optional<std::string> m_folder;
+  imap::FolderWatch m_watch; // the size of m_folder, for IDLE
   std::uint64_t m_bytes_before = 0;
 };
 

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,8 +19,9 @@ namespace pecbatch::test {
 // An in-memory mailbox: folders of messages by UID, a settable UIDVALIDITY
 // per folder, scripted failures, and a record of what was asked (which
 // UIDs were fetched whole, which only by their header fields, which
-// searches). Share the state between the test and the Mailbox objects the
-// poller creates (make()).
+// searches, which moves, which waits for new mail). Moves and IDLE follow
+// the server's capabilities as set in the state. Share the state between
+// the test and the Mailbox objects the poller creates (make()).
 class FakeMailbox {
 public:
   struct Folder {
@@ -26,8 +29,29 @@ public:
     std::uint64_t next_uid = 1;
     std::map<std::uint64_t, std::string> messages;
   };
+  // One call of Mailbox::move().
+  struct Move {
+    std::string folder;
+    std::uint64_t uidvalidity = 0;
+    std::vector<std::uint64_t> uids;
+    std::string target;
+  };
   struct State {
     std::map<std::string, Folder> folders{{"INBOX", Folder{}}};
+    // How the server can move messages (none: neither MOVE nor UIDPLUS).
+    receipts::MoveMethod move_method = receipts::MoveMethod::move;
+    std::optional<core::Error> move_error;  // consumed on use
+    std::vector<Move> moves;                // every call, in order (also method none)
+    unsigned read_write_selects = 0;        // folders opened read-write (by move())
+    // Called at each move, before the messages move (e.g. to check what is
+    // archived and recorded at that moment).
+    std::function<void(State &, const Move &)> on_move;
+    // Whether the server offers IDLE; each wait_for_mail() is recorded and
+    // answered by on_wait (default: nothing new within the wait).
+    bool idle = false;
+    std::vector<std::chrono::milliseconds> waits;
+    std::optional<core::Error> wait_error; // consumed on use
+    std::function<receipts::WaitResult(State &, std::chrono::milliseconds)> on_wait;
     std::map<std::uint64_t, core::Error> fetch_errors; // consumed on use
     std::optional<core::Error> select_error;
     std::vector<std::uint64_t> fetched;        // whole messages, in order
@@ -145,6 +169,7 @@ private:
         return core::make_error(core::ErrorKind::config, "no folder " + folder);
       }
       m_folder = &it->second;
+      m_folder_name = folder;
       count(100);
       return receipts::MailboxStatus{m_folder->uidvalidity, m_folder->next_uid,
                                      m_folder->messages.size()};
@@ -211,6 +236,67 @@ private:
       count(20 + 6 * out.size());
       return out;
     }
+    core::Result<receipts::MoveResult> move(const std::string &folder,
+                                            std::uint64_t uidvalidity,
+                                            const std::vector<std::uint64_t> &uids,
+                                            const std::string &target) override {
+      const Move call{folder, uidvalidity, uids, target};
+      m_state->moves.push_back(call);
+      receipts::MoveResult result;
+      result.method = m_state->move_method;
+      if (result.method == receipts::MoveMethod::none) {
+        return result;
+      }
+      ++m_state->read_write_selects;
+      if (m_state->move_error) {
+        auto e = *m_state->move_error;
+        m_state->move_error.reset();
+        return e;
+      }
+      auto source = m_state->folders.find(folder);
+      if (source == m_state->folders.end()) {
+        return core::make_error(core::ErrorKind::config, "no folder " + folder);
+      }
+      if (source->second.uidvalidity != uidvalidity) {
+        return core::make_error(core::ErrorKind::permanent, "UIDVALIDITY changed");
+      }
+      if (m_state->on_move) {
+        m_state->on_move(*m_state, call);
+      }
+      result.created = m_state->folders.count(target) == 0;
+      auto &to = m_state->folders[target];
+      auto &from = m_state->folders[folder];
+      for (const auto uid : uids) {
+        const auto it = from.messages.find(uid);
+        if (it == from.messages.end()) {
+          continue;
+        }
+        to.messages[to.next_uid++] = std::move(it->second);
+        from.messages.erase(it);
+        ++result.moved;
+      }
+      m_folder = &m_state->folders[m_folder_name];
+      count(40);
+      return result;
+    }
+    core::Result<receipts::WaitResult> wait_for_mail(std::chrono::milliseconds max_wait,
+                                                     const std::function<bool()> &stop) override {
+      if (!m_state->idle || m_folder == nullptr) {
+        return receipts::WaitResult::unsupported;
+      }
+      m_state->waits.push_back(max_wait);
+      if (m_state->wait_error) {
+        auto e = *m_state->wait_error;
+        m_state->wait_error.reset();
+        return e;
+      }
+      if (stop && stop()) {
+        return receipts::WaitResult::stopped;
+      }
+      count(30);
+      return m_state->on_wait ? m_state->on_wait(*m_state, max_wait)
+                              : receipts::WaitResult::timed_out;
+    }
     std::uint64_t bytes_received() const override { return m_bytes; }
 
   private:
@@ -222,6 +308,7 @@ private:
     std::shared_ptr<State> m_state;
     std::uint64_t m_bytes = 0;
     Folder *m_folder = nullptr;
+    std::string m_folder_name;
   };
 
   std::shared_ptr<State> m_state = std::make_shared<State>();

@@ -27,9 +27,15 @@ struct PollOptions {
   // Keep polling until every sent row is final, or `timeout`.
   bool until_final = false;
   std::chrono::milliseconds timeout{0};  // 0 = no limit (until_final only)
-  // A fixed wait between passes; otherwise 2 s, doubling up to 60 s.
+  // A fixed wait between passes; otherwise 2 s, doubling up to 60 s. With
+  // one folder and a server that offers IDLE, the wait ends early when
+  // new mail arrives.
   std::optional<std::chrono::milliseconds> interval;
 };
+
+// The longest single IDLE (RFC 2177 asks clients to end it before the
+// server's 30-minute inactivity timeout); a longer wait is several IDLEs.
+inline constexpr std::chrono::milliseconds k_max_idle{28 * 60 * 1000};
 
 // What the passes saw, summed.
 struct PollCounts {
@@ -52,6 +58,8 @@ struct PollCounts {
   std::uint64_t no_receipt = 0;    // rows moved to no_receipt (deadline passed)
   std::uint64_t bytes = 0;         // bytes received from the IMAP server
   std::uint64_t message_bytes = 0; // of which the whole messages fetched
+  std::uint64_t moved = 0;         // messages moved to poll.archive_folder
+  std::uint64_t idle_wakeups = 0;  // waits ended early by new mail (IMAP IDLE)
 };
 
 // A message that names a Message-ID of this campaign's form
@@ -126,8 +134,12 @@ std::filesystem::path unmatched_dir(const config::Campaign& campaign);
 // searching each folder for their Message-ID. At the end of each pass,
 // rows submitted or accepted longer than `poll.no_receipt_after_hours` ago
 // become `no_receipt`, and the evidence manifests of the rows touched are
-// written (campaign/evidence.hpp). One pass, or passes until every sent row
-// is final (`until_final`).
+// written (campaign/evidence.hpp). With `poll.archive_folder` set, the
+// messages archived and durably recorded as this campaign's evidence are
+// then moved there (Mailbox::move; on failure a notice, polling goes on).
+// One pass, or passes until every sent row is final (`until_final`),
+// waiting between passes with IDLE when there is one folder and the
+// server offers it, else sleeping.
 //
 // Fails with `config` when the campaign has no journal yet (nothing sent)
 // or a folder does not exist, `transient` when it is locked by another run

@@ -80,6 +80,10 @@ struct PollSettings {
   // folders for a receipt of it (IMAP SEARCH HEADER); after that it waits
   // for `pecbatch resolve`.
   unsigned uncertain_grace_hours = 26;
+  // Opt-in: the IMAP folder this campaign's receipts are moved into once
+  // archived and recorded (docs/polling.md). Empty: the mailbox is only
+  // read (EXAMINE), never changed.
+  std::string archive_folder;
 };
 
 // What `pecbatch report` shows (docs/reports.md).

@@ -14,16 +14,41 @@
 
 // The sender's PEC mailbox, where the provider puts receipts: examined
 // read-only, searched by UID and by header, read headers first and then
-// as exact bytes. An interface so that the poller can be tested with
-// tests/fakes/fake_mailbox.hpp. Nothing here ever changes the mailbox: no
-// flag is set (BODY.PEEK), nothing is stored, moved or expunged.
+// as exact bytes, watched for new mail (IDLE). An interface so that the
+// poller can be tested with tests/fakes/fake_mailbox.hpp. Only move()
+// changes the mailbox (the opt-in poll.archive_folder); everything else
+// only reads: no flag is set (BODY.PEEK), nothing is stored or expunged.
 namespace pecbatch::receipts {
 
-// What EXAMINE says about a folder.
+// What EXAMINE (or SELECT) says about a folder.
 struct MailboxStatus {
   std::uint64_t uidvalidity = 0; // a change means every UID may now name another message
   std::uint64_t uidnext = 0;     // the UID the next message will get (0 = not reported)
   std::uint64_t exists = 0;      // messages in the folder
+  bool writable = false;         // opened read-write ([READ-WRITE] to a SELECT)
+};
+
+// How move() took messages out of their folder.
+enum class MoveMethod {
+  none,         // not moved: the server offers neither MOVE nor UIDPLUS
+  move,         // UID MOVE (RFC 6851)
+  copy_expunge, // UID COPY, UID STORE +FLAGS.SILENT (\Deleted), UID EXPUNGE (RFC 4315)
+};
+const char *to_string(MoveMethod method);
+
+struct MoveResult {
+  MoveMethod method = MoveMethod::none;
+  // Messages moved: as the server counted them (COPYUID), else as asked.
+  std::uint64_t moved = 0;
+  bool created = false; // the target folder did not exist and was created
+};
+
+// What wait_for_mail() saw.
+enum class WaitResult {
+  new_mail,    // the folder grew (IMAP EXISTS)
+  timed_out,   // nothing new within the wait
+  stopped,     // stop() said so
+  unsupported, // the server offers no IDLE, or no folder is open: not waited
 };
 
 // The header fields fetch_headers() asks for: enough to tell a receipt or
@@ -67,6 +92,34 @@ public:
   // case-insensitive; callers check the exact value afterwards).
   virtual core::Result<std::vector<std::uint64_t>>
   search_header(const std::string &name, const std::string &value) = 0;
+
+  // Moves messages `uids` (ascending) of `folder` into folder `target`:
+  // the only call that changes the mailbox (docs/polling.md,
+  // poll.archive_folder). Decides first: UID MOVE when the server offers
+  // MOVE, else UID COPY + UID STORE +FLAGS.SILENT (\Deleted) + UID EXPUNGE
+  // of exactly these UIDs when it offers UIDPLUS, else nothing (method
+  // `none`, the mailbox untouched: a plain EXPUNGE would also remove other
+  // messages a user marked deleted). Only then reopens `folder` read-write
+  // (SELECT), checks that its UIDVALIDITY is still `uidvalidity` (else
+  // `permanent`: the UIDs may now name other messages; nothing moved), and
+  // moves the UIDs a few hundred per command; UIDs that no longer exist
+  // are ignored. A missing `target` ([TRYCREATE]) is created (and
+  // subscribed). The folder stays selected (read-write) afterwards.
+  // Fails with `config` when `target` cannot be created or `folder` is
+  // read-only, `transient`/`protocol` as the other calls.
+  virtual core::Result<MoveResult> move(const std::string &folder, std::uint64_t uidvalidity,
+                                        const std::vector<std::uint64_t> &uids,
+                                        const std::string &target) = 0;
+
+  // Waits for new mail in the folder opened last, with IMAP IDLE (RFC
+  // 2177): `new_mail` as soon as the server reports that the folder grew
+  // (or it already did since the last uids_since()), `timed_out` after
+  // `max_wait`, `stopped` soon (a fraction of a second) after `stop()`
+  // returns true; IDLE is always ended (DONE) before returning.
+  // `unsupported` at once, without waiting, when the server does not
+  // offer IDLE or no folder is open. Errors as the other calls.
+  virtual core::Result<WaitResult> wait_for_mail(std::chrono::milliseconds max_wait,
+                                                 const std::function<bool()> &stop) = 0;
 
   // Bytes received from the server since this object was made, over all
   // its connections (protocol and message bytes, after TLS).

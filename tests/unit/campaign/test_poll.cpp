@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -700,4 +702,341 @@ TEST(PollTime, ParsesDaticertTimes) {
   EXPECT_EQ(parse_receipt_time(""), std::nullopt);
   EXPECT_EQ(parse_receipt_time("2024-13-01T09:00:00Z"), std::nullopt);
   EXPECT_EQ(parse_receipt_time("2024-01-01T09:00:00+0100"), std::nullopt);
+}
+
+// poll.archive_folder (opt-in moves) and waiting with IMAP IDLE.
+namespace {
+
+class Notices final : public campaign::PollObserver {
+public:
+  void on_notice(const std::string& text) override { texts.push_back(text); }
+  std::size_t count(const std::string& part) const {
+    std::size_t n = 0;
+    for (const auto& t : texts) {
+      n += t.find(part) != std::string::npos ? 1 : 0;
+    }
+    return n;
+  }
+  std::vector<std::string> texts;
+};
+
+class PollArchiveTest : public PollTest {
+protected:
+  core::Result<campaign::PollReport> poll_observed(campaign::PollOptions options = {}) {
+    campaign::PollDeps deps;
+    deps.mailbox = [this] { return m_mailbox.make(); };
+    deps.verifier = &m_verifier;
+    deps.clock = &m_clock;
+    deps.observer = &m_notices;
+    deps.stop = &m_stop;
+    return campaign::poll_campaign(m_campaign, options, deps);
+  }
+
+  std::vector<std::string> messages(const std::string& folder) {
+    std::vector<std::string> out;
+    for (const auto& [uid, bytes] : m_mailbox.state().folders[folder].messages) {
+      out.push_back(bytes);
+    }
+    return out;
+  }
+
+  Notices m_notices;
+  std::atomic<bool> m_stop{false};
+};
+
+} // namespace
+
+TEST_F(PollArchiveTest, MovesOnlyThisCampaignsEvidenceOnceArchivedAndRecorded) {
+  m_campaign.poll.archive_folder = "Archivio PEC";
+  const auto ok = add_row(1, "ok@pec.test");
+  const auto bad = add_row(2, "bad@pec.test");
+  const std::string unrelated = "From: someone@example.com\r\nSubject: " + ok + "\r\n\r\nhi\r\n";
+  const std::string other = rcpt("accettazione", "pecbatch.other.0a1b.1@pec.test");
+  const std::string reply = "X-Trasporto: posta-certificata\r\n"
+                            "X-Riferimento-Message-ID: <reply.1@pec.test>\r\n\r\nx\r\n";
+  std::vector<std::string> evidence = {
+      rcpt("accettazione", ok, "", "nessuno", "", {{"ok@pec.test"}}),
+      rcpt("avvenuta-consegna", ok, "ok@pec.test"),
+      // Untrusted, but archived evidence of our row all the same.
+      rcpt("avvenuta-consegna", bad, "bad@pec.test", "nessuno", "", {},
+           "X-Test-Signature: invalid\r\n"),
+      // An orphan: our campaign's form, no row.
+      rcpt("avvenuta-consegna", "pecbatch.c1.ffffffffffffffffffff.1@pec.test", "gone@pec.test"),
+  };
+  m_mailbox.add(unrelated);
+  m_mailbox.add(evidence[0]);
+  m_mailbox.add(other);
+  m_mailbox.add(evidence[1]);
+  m_mailbox.add(reply);
+  m_mailbox.add(evidence[2]);
+  m_mailbox.add(evidence[3]);
+
+  // At the moment of the move, every message moved is archived byte for
+  // byte and recorded in the journal.
+  unsigned checked = 0;
+  m_mailbox.state().on_move = [&](FakeMailbox::State& state, const FakeMailbox::Move& move) {
+    auto journal = open();
+    const auto records = journal.receipts().value();
+    for (const auto uid : move.uids) {
+      const auto it = std::find_if(records.begin(), records.end(), [&](const auto& r) {
+        return r.uid == uid && r.uidvalidity == move.uidvalidity;
+      });
+      ASSERT_NE(it, records.end()) << "UID " << uid << " moved before it was recorded";
+      EXPECT_EQ(pecbatch::test::slurp(m_campaign.output_dir / it->file),
+                state.folders[move.folder].messages.at(uid));
+      ++checked;
+    }
+  };
+  auto report = poll_observed();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(ok), State::delivered);
+  EXPECT_EQ(checked, 4u);
+  // One batch, one read-write opening.
+  ASSERT_EQ(m_mailbox.state().moves.size(), 1u);
+  EXPECT_EQ(m_mailbox.state().moves[0].uids, (std::vector<std::uint64_t>{2, 4, 6, 7}));
+  EXPECT_EQ(m_mailbox.state().moves[0].target, "Archivio PEC");
+  EXPECT_EQ(m_mailbox.state().read_write_selects, 1u);
+  EXPECT_EQ(report->counts.moved, 4u);
+  EXPECT_EQ(messages("INBOX"), (std::vector<std::string>{unrelated, other, reply}));
+  EXPECT_EQ(messages("Archivio PEC"), evidence);
+  EXPECT_EQ(m_notices.count("created folder Archivio PEC"), 1u);
+
+  // Again: nothing left to move; the cursor and the journal are intact.
+  report = poll_observed();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->counts.fetched, 0u);
+  EXPECT_EQ(m_mailbox.state().moves.size(), 1u);
+  EXPECT_EQ(open().mailbox_cursor().value()->last_uid, 7u);
+  EXPECT_EQ(open().receipts()->size(), 4u);
+}
+
+TEST_F(PollArchiveTest, WithoutTheKeyTheMailboxIsOnlyRead) {
+  const auto ok = add_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("accettazione", ok, "", "nessuno", "", {{"ok@pec.test"}}));
+  m_mailbox.add(rcpt("avvenuta-consegna", ok, "ok@pec.test"));
+  auto report = poll_observed();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(ok), State::delivered);
+  EXPECT_TRUE(m_mailbox.state().moves.empty());
+  EXPECT_EQ(m_mailbox.state().read_write_selects, 0u);
+  EXPECT_TRUE(m_mailbox.state().searches.empty());
+  EXPECT_EQ(m_mailbox.state().inbox().messages.size(), 2u);
+  EXPECT_EQ(report->counts.moved, 0u);
+}
+
+TEST_F(PollArchiveTest, AServerWithoutMoveOrUidplusIsLeftAloneWithOneWarning) {
+  m_campaign.poll.archive_folder = "Archivio";
+  m_mailbox.state().move_method = receipts::MoveMethod::none;
+  const auto ok = add_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("accettazione", ok, "", "nessuno", "", {{"ok@pec.test"}}));
+  m_mailbox.state().on_select = [&](FakeMailbox::State& state) {
+    if (state.selects == 2) {
+      auto& inbox = state.inbox();
+      inbox.messages[inbox.next_uid++] = rcpt("avvenuta-consegna", ok, "ok@pec.test");
+    }
+  };
+  campaign::PollOptions options;
+  options.until_final = true;
+  options.timeout = std::chrono::minutes(1);
+  auto report = poll_observed(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(ok), State::delivered);
+  EXPECT_EQ(report->counts.passes, 2u);
+  // Asked once, told "none", never again in this run; nothing moved.
+  EXPECT_EQ(m_mailbox.state().moves.size(), 1u);
+  EXPECT_EQ(m_mailbox.state().read_write_selects, 0u);
+  EXPECT_EQ(m_mailbox.state().inbox().messages.size(), 2u);
+  EXPECT_EQ(m_notices.count("neither MOVE nor UIDPLUS"), 1u);
+  EXPECT_EQ(report->counts.moved, 0u);
+}
+
+TEST_F(PollArchiveTest, AMoveThatFailsIsDoneByTheNextRun) {
+  m_campaign.poll.archive_folder = "Archivio";
+  const auto ok = add_row(1, "ok@pec.test");
+  m_mailbox.add(rcpt("accettazione", ok, "", "nessuno", "", {{"ok@pec.test"}}));
+  m_mailbox.add(rcpt("avvenuta-consegna", ok, "ok@pec.test"));
+  // As if the run had been killed between recording and moving.
+  m_mailbox.state().move_error = core::make_error(core::ErrorKind::transient, "connection lost");
+  auto report = poll_observed();
+  ASSERT_TRUE(report.ok()) << report.error().message;  // the receipts are safe
+  EXPECT_EQ(state_of(ok), State::delivered);
+  EXPECT_EQ(m_mailbox.state().inbox().messages.size(), 2u);
+  EXPECT_EQ(m_notices.count("could not be moved"), 1u);
+
+  // The cursor is past them; a search for the campaign's Message-IDs finds
+  // them, the journal confirms they are ours, and they move.
+  report = poll_observed();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->counts.fetched, 0u);
+  EXPECT_EQ(m_mailbox.state().fetched.size(), 2u);
+  ASSERT_EQ(m_mailbox.state().moves.size(), 2u);
+  EXPECT_EQ(m_mailbox.state().moves[1].uids, (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_TRUE(m_mailbox.state().inbox().messages.empty());
+  EXPECT_EQ(m_mailbox.state().folders["Archivio"].messages.size(), 2u);
+  EXPECT_EQ(open().receipts()->size(), 2u);
+}
+
+TEST_F(PollArchiveTest, TheSweepMovesOnlyWhatTheJournalRecorded) {
+  m_campaign.poll.archive_folder = "Archivio";
+  const auto ok = add_row(1, "ok@pec.test");
+  // Recorded by an earlier run (cursor past it), never moved.
+  m_mailbox.add(rcpt("accettazione", ok, "", "nessuno", "", {{"ok@pec.test"}}));
+  m_campaign.poll.archive_folder.clear();
+  ASSERT_TRUE(poll_observed().ok());
+  // Behind the cursor: a message naming our Message-ID that pecbatch never
+  // fetched (e.g. a forged one appended later with a low UID is impossible
+  // in IMAP, but a journal restored from a backup has the same effect).
+  {
+    auto journal = open();
+    ASSERT_TRUE(journal.set_mailbox_cursor({1, 5}).ok());
+  }
+  m_mailbox.add(rcpt("avvenuta-consegna", ok, "ok@pec.test"));  // UID 2, never read
+  m_campaign.poll.archive_folder = "Archivio";
+  auto report = poll_observed();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  ASSERT_EQ(m_mailbox.state().moves.size(), 1u);
+  EXPECT_EQ(m_mailbox.state().moves[0].uids, std::vector<std::uint64_t>{1});
+  EXPECT_EQ(m_mailbox.state().inbox().messages.count(2), 1u);
+  EXPECT_EQ(m_mailbox.state().searches,
+            std::vector<std::string>{"X-Riferimento-Message-ID: pecbatch.c1."});
+}
+
+TEST_F(PollArchiveTest, AReceiptMovedAwayStillSettlesItsRowWhenItTurnsUncertain) {
+  // The row is `submitting` when its accettazione is recorded (and moved):
+  // the receipt cannot apply yet, and a search of INBOX would not find it.
+  m_campaign.poll.archive_folder = "Archivio";
+  const std::string mid = "pecbatch.c1.row1.1@pec.test";
+  {
+    auto journal = open();
+    ASSERT_EQ(journal.add_rows({{1, "ok@pec.test", mid, "x"}}, m_clock.now()).value(), 1u);
+    const auto id = journal.find_by_message_id(mid).value()->id;
+    for (State s : {State::sending, State::submitting}) {
+      journal::Transition t;
+      t.at = m_clock.now();
+      ASSERT_TRUE(journal.transition(id, s, t).ok());
+    }
+  }
+  m_mailbox.add(rcpt("accettazione", mid, "", "nessuno", "", {{"ok@pec.test"}}));
+  ASSERT_TRUE(poll_observed().ok());
+  EXPECT_EQ(state_of(mid), State::submitting);
+  EXPECT_TRUE(m_mailbox.state().inbox().messages.empty());
+
+  ASSERT_EQ(open().recover(m_clock.now()).value().submitting_uncertain, 1u);
+  auto report = poll_observed();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  // Settled from the archived, recorded receipt (verified again).
+  EXPECT_EQ(state_of(mid), State::accepted);
+  EXPECT_EQ(report->counts.settled, 1u);
+  EXPECT_EQ(report->counts.found_by_search, 0u);
+  EXPECT_EQ(m_mailbox.state().fetched.size(), 1u);
+}
+
+TEST_F(PollArchiveTest, IdleEndsTheWaitAsSoonAsMailArrives) {
+  m_mailbox.state().idle = true;
+  const auto ok = add_row(1, "ok@pec.test");
+  m_mailbox.state().on_wait = [&](FakeMailbox::State& state, std::chrono::milliseconds) {
+    auto& inbox = state.inbox();
+    inbox.messages[inbox.next_uid++] = rcpt("avvenuta-consegna", ok, "ok@pec.test");
+    return receipts::WaitResult::new_mail;
+  };
+  campaign::PollOptions options;
+  options.until_final = true;
+  options.interval = std::chrono::minutes(10);
+  const auto start = m_clock.now();
+  auto report = poll_observed(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(ok), State::delivered);
+  EXPECT_EQ(report->counts.passes, 2u);
+  EXPECT_EQ(report->counts.idle_wakeups, 1u);
+  EXPECT_EQ(m_mailbox.state().waits,
+            std::vector<std::chrono::milliseconds>{std::chrono::minutes(10)});
+  EXPECT_EQ(m_clock.total_slept(), std::chrono::milliseconds(0));
+  EXPECT_EQ(m_clock.now(), start);
+}
+
+TEST_F(PollArchiveTest, IdleNeverLongerThanTheIntervalNorTwentyEightMinutes) {
+  m_mailbox.state().idle = true;
+  const auto ok = add_row(1, "ok@pec.test");
+  unsigned waited = 0;
+  m_mailbox.state().on_wait = [&](FakeMailbox::State& state, std::chrono::milliseconds wait) {
+    m_clock.advance(wait);
+    if (++waited < 3) {
+      return receipts::WaitResult::timed_out;
+    }
+    auto& inbox = state.inbox();
+    inbox.messages[inbox.next_uid++] = rcpt("avvenuta-consegna", ok, "ok@pec.test");
+    return receipts::WaitResult::new_mail;
+  };
+  campaign::PollOptions options;
+  options.until_final = true;
+  options.interval = std::chrono::hours(1);
+  auto report = poll_observed(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(state_of(ok), State::delivered);
+  using std::chrono::minutes;
+  EXPECT_EQ(m_mailbox.state().waits,
+            (std::vector<std::chrono::milliseconds>{minutes(28), minutes(28), minutes(4)}));
+  EXPECT_EQ(report->counts.passes, 2u);
+
+  // With a timeout, never past it either.
+  m_mailbox.state().waits.clear();
+  waited = 0;
+  add_row(2, "late@pec.test");
+  options.timeout = std::chrono::minutes(5);
+  m_mailbox.state().on_wait = [&](FakeMailbox::State&, std::chrono::milliseconds wait) {
+    m_clock.advance(wait);
+    return receipts::WaitResult::timed_out;
+  };
+  report = poll_observed(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->timed_out);
+  EXPECT_EQ(m_mailbox.state().waits, std::vector<std::chrono::milliseconds>{minutes(5)});
+}
+
+TEST_F(PollArchiveTest, NoIdleWithoutTheCapabilityOrWithSeveralFolders) {
+  add_row(1, "ok@pec.test");
+  campaign::PollOptions options;
+  options.until_final = true;
+  options.interval = std::chrono::seconds(30);
+  options.timeout = std::chrono::seconds(60);
+  // The server offers no IDLE: sleeps.
+  auto report = poll_observed(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->timed_out);
+  EXPECT_EQ(m_clock.total_slept(), std::chrono::seconds(60));
+  EXPECT_TRUE(m_mailbox.state().waits.empty());
+
+  // Two folders: IDLE watches one only, so it is not used.
+  m_mailbox.state().idle = true;
+  m_campaign.poll.folders = {"INBOX", "Ricevute"};
+  m_mailbox.state().folders["Ricevute"].uidvalidity = 7;
+  report = poll_observed(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(m_mailbox.state().waits.empty());
+  EXPECT_EQ(m_clock.total_slept(), std::chrono::seconds(120));
+}
+
+TEST_F(PollArchiveTest, IdleFailureFallsBackToSleepingAndStopEndsIt) {
+  m_mailbox.state().idle = true;
+  add_row(1, "ok@pec.test");
+  m_mailbox.state().wait_error = core::make_error(core::ErrorKind::transient, "connection lost");
+  campaign::PollOptions options;
+  options.until_final = true;
+  options.interval = std::chrono::seconds(30);
+  options.timeout = std::chrono::seconds(30);
+  auto report = poll_observed(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(m_notices.count("IDLE"), 1u);
+  EXPECT_EQ(m_clock.total_slept(), std::chrono::seconds(30));
+
+  // A stop request during IDLE ends the poll as interrupted.
+  m_mailbox.state().on_wait = [&](FakeMailbox::State&, std::chrono::milliseconds) {
+    m_stop = true;
+    return receipts::WaitResult::stopped;
+  };
+  options.timeout = std::chrono::minutes(10);
+  report = poll_observed(options);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->interrupted);
+  EXPECT_EQ(m_clock.total_slept(), std::chrono::seconds(30));
 }

@@ -215,3 +215,32 @@ TEST(ParseSetFlagTest, SplitsAtTheFirstEquals) {
   EXPECT_EQ(o->value, "a=b");
   EXPECT_FALSE(parse_set_flag("novalue", "/x").ok());
 }
+
+TEST_F(CampaignTest, ArchiveFolderIsOffByDefaultAndNeverAFolderThatIsRead) {
+  auto c = load(k_minimal);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->poll.archive_folder, "");
+  EXPECT_EQ(setting(*c, "poll.archive_folder")->origin, "unset");
+
+  c = load(std::string(k_minimal) + "[poll]\narchive_folder = \"PEC/Ricevute\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->poll.archive_folder, "PEC/Ricevute");
+
+  // The folder receipts are moved into cannot be one that is read.
+  c = load(std::string(k_minimal) + "[poll]\narchive_folder = \"inbox\"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().kind, core::ErrorKind::config);
+  EXPECT_THAT(c.error().message, HasSubstr("poll.archive_folder"));
+  EXPECT_THAT(c.error().message, HasSubstr("poll.folders"));
+  c = load(std::string(k_minimal) +
+           "[poll]\nfolders = [\"INBOX\", \"Ricevute\"]\narchive_folder = \"Ricevute\"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error().message, HasSubstr("also one of poll.folders"));
+  // Other names are case-sensitive in IMAP: a different folder.
+  c = load(std::string(k_minimal) +
+           "[poll]\nfolders = [\"Ricevute\"]\narchive_folder = \"ricevute\"\n");
+  EXPECT_TRUE(c.ok());
+  c = load(std::string(k_minimal) + "[poll]\narchive_folder = \"  \"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error().message, HasSubstr("blank folder name"));
+}

@@ -288,3 +288,19 @@ TEST(ImapCommands, UidSetsAreCompact) {
   EXPECT_EQ(uid_set({5}), "5");
   EXPECT_EQ(uid_set({1, 2, 3, 4, 5, 7, 9, 10, 11, 20}), "1:5,7,9:11,20");
 }
+
+TEST(ImapCommands, UidSetsFromTheServerAreCountedNotExpanded) {
+  EXPECT_EQ(uid_set_size("5"), 1u);
+  EXPECT_EQ(uid_set_size("1:5,7,9:11,20"), 10u);
+  EXPECT_EQ(uid_set_size("11:9"), 3u); // a range may be written high to low
+  EXPECT_EQ(uid_set_size("1:4294967295"), 4294967295u);
+  for (const char *bad : {"", ",", "1,", ",1", "1:", ":2", "0", "1:*", "a", "1;2"}) {
+    EXPECT_FALSE(uid_set_size(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(copyuid_count("COPYUID 1795341599 3:5,9 1:4"), 4u);
+  EXPECT_EQ(copyuid_count("copyuid 7 2 1"), 1u);
+  EXPECT_FALSE(copyuid_count("COPYUID 7 2:3 1").has_value()); // sizes differ
+  EXPECT_FALSE(copyuid_count("COPYUID 7 2").has_value());
+  EXPECT_FALSE(copyuid_count("APPENDUID 7 2").has_value());
+  EXPECT_FALSE(copyuid_count("").has_value());
+}

@@ -2,55 +2,22 @@
 // ways, login forms, STARTTLS rules, the redacted trace, desync safety.
 
 #include "imap_session.hpp"
+#include "scripted_stream.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <vector>
 
 using namespace pecbatch::receipts::imap;
 using pecbatch::core::ErrorKind;
+using pecbatch::test::k_pause;
+using pecbatch::test::ScriptedStream;
 
 namespace {
-
-// Plays the server's side from a script written in advance (the tags the
-// session uses are predictable: A0001, A0002, ...), a few bytes at a
-// time, and records what the client wrote.
-class ScriptedStream final : public Stream {
-public:
-  explicit ScriptedStream(std::string server, std::size_t chunk = 7)
-      : m_server(std::move(server)), m_chunk(chunk) {}
-
-  pecbatch::core::Status write(std::string_view bytes) override {
-    written.append(bytes);
-    ++writes;
-    return pecbatch::core::Ok{};
-  }
-  pecbatch::core::Result<std::size_t> read(char *buffer, std::size_t size) override {
-    if (m_pos >= m_server.size()) {
-      return pecbatch::core::make_error(ErrorKind::transient, "closed by the script");
-    }
-    const std::size_t n = std::min({size, m_chunk, m_server.size() - m_pos});
-    std::memcpy(buffer, m_server.data() + m_pos, n);
-    m_pos += n;
-    return n;
-  }
-  pecbatch::core::Status start_tls() override {
-    tls = true;
-    return pecbatch::core::Ok{};
-  }
-
-  std::string written;
-  unsigned writes = 0;
-  bool tls = false;
-
-private:
-  std::string m_server;
-  std::size_t m_chunk;
-  std::size_t m_pos = 0;
-};
 
 struct Fixture {
   explicit Fixture(std::string server, std::size_t chunk = 7)
@@ -251,4 +218,85 @@ TEST(ImapSession, SearchLiteralsWaitForTheContinuation) {
   ASSERT_TRUE(reply.ok());
   EXPECT_EQ(reply->tagged.status, Status::no);
   EXPECT_EQ(no.stream.written.find("secret"), std::string::npos);
+}
+
+// IDLE (RFC 2177): waits in slices, wakes on what the caller asks for (new
+// mail), always ends with DONE and reads the tagged reply.
+TEST(ImapSession, IdleWakesOnExistsAndEndsWithDone) {
+  Fixture f(std::string("* OK ready\r\n+ idling\r\n") + std::string(k_pause) +
+            "* OK Still here\r\n" + std::string(k_pause) + "* 4 EXISTS\r\n* 1 RECENT\r\n" +
+            "A0001 OK Idle completed (0.001 + 4.2 secs).\r\n");
+  ASSERT_TRUE(f.session.greeting().ok());
+  unsigned exists = 0;
+  std::vector<std::string> observed;
+  f.session.set_observer([&](const Response &r) {
+    observed.push_back(r.name);
+    exists += r.name == "EXISTS" ? 1 : 0;
+  });
+  unsigned asked = 0;
+  auto reply = f.session.idle(
+      [&] {
+        ++asked;
+        return std::chrono::milliseconds(200);
+      },
+      [&] { return exists > 0; });
+  ASSERT_TRUE(reply.ok()) << reply.error().message;
+  EXPECT_EQ(reply->tagged.status, Status::ok);
+  EXPECT_EQ(f.stream.written, "A0001 IDLE\r\nDONE\r\n");
+  // DONE only after the EXISTS: both silences passed with IDLE going on.
+  ASSERT_EQ(f.stream.written_at_pause.size(), 2u);
+  EXPECT_EQ(f.stream.written_at_pause[0], std::string("A0001 IDLE\r\n").size());
+  EXPECT_EQ(f.stream.written_at_pause[1], std::string("A0001 IDLE\r\n").size());
+  EXPECT_GE(asked, 2u);
+  for (const auto wait : f.stream.waits) {
+    EXPECT_EQ(wait, std::chrono::milliseconds(200));
+  }
+  // "* OK Still here" did not wake it; every untagged response was seen.
+  EXPECT_EQ(observed, (std::vector<std::string>{"OK", "EXISTS", "RECENT"}));
+  EXPECT_NE(f.traced().find("C: DONE"), std::string::npos) << f.traced();
+}
+
+TEST(ImapSession, IdleEndsWhenTheCallerStopsWaiting) {
+  Fixture f(std::string("* OK ready\r\n+ idling\r\n") + std::string(k_pause) +
+            std::string(k_pause) + std::string(k_pause) + "A0001 OK Idle completed.\r\n" +
+            "* SEARCH 7\r\nA0002 OK done\r\n");
+  ASSERT_TRUE(f.session.greeting().ok());
+  int slices = 2; // time left for two waits, then the deadline (or a stop)
+  auto reply = f.session.idle(
+      [&] { return std::chrono::milliseconds(slices-- > 0 ? 150 : 0); },
+      [] { return false; });
+  ASSERT_TRUE(reply.ok()) << reply.error().message;
+  EXPECT_EQ(reply->tagged.status, Status::ok);
+  EXPECT_EQ(f.stream.waits, (std::vector<std::chrono::milliseconds>{
+                                std::chrono::milliseconds(150), std::chrono::milliseconds(150)}));
+  EXPECT_EQ(f.stream.written, "A0001 IDLE\r\nDONE\r\n");
+  // The session goes on in step after IDLE.
+  auto next = f.session.command("UID SEARCH UID 7:*");
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(next->tagged.tag, "A0002");
+  ASSERT_EQ(next->untagged.size(), 1u);
+  EXPECT_EQ(next->untagged[0].name, "SEARCH");
+}
+
+TEST(ImapSession, IdleRefusedGetsNoDone) {
+  Fixture f("* OK ready\r\nA0001 BAD Unknown command.\r\n");
+  ASSERT_TRUE(f.session.greeting().ok());
+  auto reply = f.session.idle([] { return std::chrono::milliseconds(100); },
+                              [] { return false; });
+  ASSERT_TRUE(reply.ok()) << reply.error().message;
+  EXPECT_EQ(reply->tagged.status, Status::bad);
+  EXPECT_EQ(f.stream.written, "A0001 IDLE\r\n");
+  EXPECT_TRUE(f.stream.waits.empty());
+}
+
+TEST(ImapSession, AConnectionLostWhileIdlingIsTransient) {
+  Fixture f(std::string("* OK ready\r\n+ idling\r\n") + std::string(k_pause) +
+            "* BYE Disconnected for inactivity.\r\n");
+  ASSERT_TRUE(f.session.greeting().ok());
+  auto reply = f.session.idle([] { return std::chrono::milliseconds(100); },
+                              [] { return false; });
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.error().kind, ErrorKind::transient);
+  EXPECT_NE(reply.error().message.find("inactivity"), std::string::npos)
+      << reply.error().message;
 }
