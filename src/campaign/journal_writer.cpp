@@ -5,14 +5,16 @@
 namespace pecbatch::campaign {
 
 JournalWriter::JournalWriter(journal::Journal& journal, std::mutex& journal_mutex,
-                             std::function<void(const core::Error&)> on_error)
+                             std::function<void(const core::Error&)> on_error,
+                             std::chrono::milliseconds linger)
     : m_journal(journal), m_journal_mutex(journal_mutex), m_on_error(std::move(on_error)),
-      m_thread([this] { loop(); }) {}
+      m_linger(linger), m_thread([this] { loop(); }) {}
 
 JournalWriter::~JournalWriter() { (void)finish(); }
 
 JournalWriter::Ticket JournalWriter::submit(journal::Change change) {
   std::lock_guard lock(m_mutex);
+  m_pending_durable = m_pending_durable || change.info.durable;
   m_pending.push_back(std::move(change));
   m_work.notify_one();
   return ++m_submitted;
@@ -55,10 +57,17 @@ void JournalWriter::loop() {
     {
       std::unique_lock lock(m_mutex);
       m_work.wait(lock, [&] { return !m_pending.empty() || m_stop; });
+      // Only outcomes so far: give the next record a moment to join them
+      // (one commit per message instead of two). They are not durable
+      // anyway; the linger only delays when a killed process would still
+      // have them.
+      m_work.wait_for(lock, m_linger,
+                      [&] { return m_pending_durable || m_stop || m_error.has_value(); });
       if (m_pending.empty() || m_error) {
         // Stopping with nothing left, or failed: what is still queued is
         // never committed (its tickets fail with the error).
         m_pending.clear();
+        m_pending_durable = false;
         if (m_stop) {
           return;
         }
@@ -66,6 +75,7 @@ void JournalWriter::loop() {
       }
       batch.clear();
       batch.swap(m_pending);
+      m_pending_durable = false;
       last = m_submitted;
     }
     core::Status status = core::Ok{};

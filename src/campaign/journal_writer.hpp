@@ -2,6 +2,7 @@
 
 #include <pecbatch/journal/journal.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -19,7 +20,9 @@ namespace pecbatch::campaign {
 // the same transaction as the next message's record. A worker submits its
 // `submitting` record before MAIL FROM and waits for it only before the
 // first byte of DATA, so the disk's sync overlaps the envelope's round
-// trips (docs/sending.md, "Journal writes").
+// trips (docs/sending.md, "Journal writes"). Outcomes (not durable) wait
+// up to `linger` for a durable record to share its transaction, so that a
+// message's outcome and the next message's record make one commit.
 //
 // The journal is used under `journal_mutex`, which other threads of the
 // run hold for their own reads.
@@ -30,7 +33,8 @@ public:
   // `on_error` is called once, on the writer's thread, with the first
   // failure; every later ticket fails with it too.
   JournalWriter(journal::Journal& journal, std::mutex& journal_mutex,
-                std::function<void(const core::Error&)> on_error);
+                std::function<void(const core::Error&)> on_error,
+                std::chrono::milliseconds linger = std::chrono::milliseconds(50));
   ~JournalWriter();
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
@@ -54,11 +58,13 @@ private:
   journal::Journal& m_journal;
   std::mutex& m_journal_mutex;
   std::function<void(const core::Error&)> m_on_error;
+  std::chrono::milliseconds m_linger;
 
   mutable std::mutex m_mutex;
   std::condition_variable m_work;
   std::condition_variable m_done;
   std::vector<journal::Change> m_pending;
+  bool m_pending_durable = false;  // some change in m_pending is durable
   Ticket m_submitted = 0;  // ticket of the last submitted change
   Ticket m_committed = 0;  // every ticket up to this one is committed
   std::uint64_t m_commits = 0;

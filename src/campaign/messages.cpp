@@ -51,6 +51,11 @@ core::Result<MessageFactory> MessageFactory::create(const config::Campaign& camp
   factory.m_campaign = &campaign;
   factory.m_domain = std::string(core::mailbox_domain(campaign.account.address));
   factory.m_cache = std::make_unique<compose::AttachmentCache>();
+  if (!campaign.contacts.attachment_columns.empty()) {
+    std::error_code ec;
+    factory.m_attachments_base =
+        std::filesystem::weakly_canonical(campaign.contacts.attachments_dir, ec);
+  }
 
   std::vector<std::string> problems;
   auto subject = compose::Template::parse(campaign.file.string() + ": message.subject",
@@ -176,7 +181,7 @@ MessageFactory::build(const contacts::Contact& contact, std::time_t date,
   // caching them would make memory grow with the number of rows.
   compose::AttachmentCache row_cache;
   std::error_code ec;
-  const auto base = std::filesystem::weakly_canonical(campaign.contacts.attachments_dir, ec);
+  const auto& base = m_attachments_base;
   for (const auto& column : campaign.contacts.attachment_columns) {
     const std::string* cell = contact.field(column);
     if (!cell) {

@@ -126,16 +126,25 @@ public:
   }
 
   // Queue of composed messages between the composing thread and workers.
+  // It holds two of the composer's batches (below), so that the composer
+  // writes and flushes the next batch while the workers send this one.
+  void set_queue_capacity(std::size_t jobs, std::uint64_t bytes) {
+    m_queue_jobs = jobs;
+    m_queue_max_bytes = bytes;
+  }
   void push(Job job) {
     std::unique_lock lock(m_queue_mutex);
     // A signal sets the stop flag without notifying: poll as well.
     while (!m_queue_space.wait_for(lock, k_poll_interval, [&] {
-      return m_queue.size() < 2 * m_campaign.send.concurrency || stopping();
+      return m_queue.empty() ||
+             (m_queue.size() < m_queue_jobs && m_queue_bytes < m_queue_max_bytes) ||
+             stopping();
     })) {
     }
     if (stopping()) {
       return;
     }
+    m_queue_bytes += job.bytes.size();
     m_queue.push_back(std::move(job));
     m_queue_ready.notify_one();
   }
@@ -169,6 +178,7 @@ public:
         }
         job = std::move(m_queue.front());
         m_queue.pop_front();
+        m_queue_bytes -= job->bytes.size();
         m_queue_space.notify_one();
       }
       process(*transport, *job);
@@ -181,6 +191,17 @@ public:
   core::Result<std::optional<journal::RowRecord>> find(const std::string& message_id) {
     std::lock_guard lock(m_journal_mutex);
     return m_journal.find_current(message_id);
+  }
+
+  core::Status add_rows(const std::vector<journal::NewRow>& rows) {
+    std::lock_guard lock(m_journal_mutex);
+    PB_TRY(m_journal.add_rows(rows, m_deps.clock->now()));
+    return core::Ok{};
+  }
+  core::Status update_pending_row(std::int64_t id, std::uint64_t row,
+                                  const std::string& content) {
+    std::lock_guard lock(m_journal_mutex);
+    return m_journal.update_pending_row(id, row, content);
   }
 
   SendProgress progress() {
@@ -329,6 +350,7 @@ private:
 
       journal::Transition info;
       info.durable = false;
+      info.before_data = !data_started;
       info.smtp_code = result.reply.code;
       info.enhanced = result.reply.enhanced;
       info.text = result.reply.text;
@@ -422,6 +444,9 @@ private:
   std::condition_variable m_queue_ready;
   std::condition_variable m_queue_space;
   std::deque<Job> m_queue;
+  std::size_t m_queue_jobs = 2;
+  std::uint64_t m_queue_max_bytes = 0;
+  std::uint64_t m_queue_bytes = 0;
   bool m_closed = false;
 
   // Last: its thread calls journal_failed, which uses the members above.
@@ -487,56 +512,40 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   const std::time_t date = options.date != 0 ? options.date : std::time(nullptr);
   const bool writing = options.execute && !options.dry_run;
 
-  // 1. Everything must be valid before anything is sent.
-  ValidateOptions check;
-  check.date = date;
-  PB_TRY_ASSIGN(report.validation, validate_campaign(campaign, check));
-  if (!report.validation.errors.empty()) {
-    return report;
-  }
-
-  // 2. One run at a time; pick up after an interrupted one.
+  // 1. One run at a time; pick up after an interrupted one. A journal that
+  // does not exist yet is created only once the campaign proved valid.
   std::optional<CampaignLock> lock;
   std::optional<journal::Journal> journal;
   const auto journal_file = journal_path(campaign);
-  if (writing) {
-    PB_TRY_ASSIGN(auto taken, CampaignLock::acquire(campaign.output_dir));
-    lock.emplace(std::move(taken));
-    PB_TRY_ASSIGN(auto opened, journal::Journal::open(journal_file, campaign.id));
-    journal.emplace(std::move(opened));
-    PB_TRY_ASSIGN(report.recovery, journal->recover(deps.clock->now()));
-  } else if (std::filesystem::exists(journal_file)) {
-    PB_TRY_ASSIGN(auto opened, journal::Journal::open(journal_file, campaign.id));
-    journal.emplace(std::move(opened));
-  }
-  if (journal) {
-    PB_TRY_ASSIGN(report.states_before, journal->counts());
-  }
-
-  // 3. Inputs changed since the first send?
-  PB_TRY_ASSIGN(const auto inputs, input_hashes(campaign));
-  if (journal) {
-    PB_TRY_ASSIGN(report.changes, changed_inputs(*journal, inputs));
-  }
-
-  // 4. Plan: which rows are pending, which messages changed. New rows are
-  // entered in the journal as `queued`, with their Message-ID, before
-  // anything is sent.
-  std::vector<journal::NewRow> new_rows;
-  std::uint64_t changed_rows = 0;
-  std::uint64_t selected = 0;
-  auto flush_new_rows = [&]() -> core::Status {
-    if (writing && !new_rows.empty()) {
-      PB_TRY(journal->add_rows(new_rows, deps.clock->now()));
+  auto open_journal = [&]() -> core::Status {
+    if (writing) {
+      PB_TRY_ASSIGN(auto taken, CampaignLock::acquire(campaign.output_dir));
+      lock.emplace(std::move(taken));
+      PB_TRY_ASSIGN(auto opened, journal::Journal::open(journal_file, campaign.id));
+      journal.emplace(std::move(opened));
+      PB_TRY_ASSIGN(report.recovery, journal->recover(deps.clock->now()));
+    } else {
+      PB_TRY_ASSIGN(auto opened, journal::Journal::open(journal_file, campaign.id));
+      journal.emplace(std::move(opened));
     }
-    new_rows.clear();
     return core::Ok{};
   };
-  ValidateOptions plan;
-  plan.date = date;
-  plan.rows = options.rows;
-  plan.sink = [&](const contacts::Contact& contact, const compose::MessageSpec& spec,
-                  const std::string& bytes) -> core::Status {
+  const bool journal_existed = std::filesystem::exists(journal_file);
+  if (journal_existed) {
+    PB_TRY(open_journal());
+  }
+
+  // 2. Validate every row and plan in the same pass (each message is
+  // composed once here and once more when it is sent): which rows are
+  // pending, which unsent messages changed since they were planned. Nothing
+  // is written here; new rows enter the journal as `queued`, with their
+  // Message-ID, in the send pass, before their message is handed to a
+  // worker.
+  std::uint64_t changed_rows = 0;
+  std::uint64_t selected = 0;
+  std::uint64_t planned_new = 0;  // rows the journal does not know yet
+  auto plan_sink = [&](const contacts::Contact& contact, const compose::MessageSpec& spec,
+                       const std::string& bytes) -> core::Status {
     // `spec` carries the first generation's Message-ID; a row sent again
     // (pecbatch retry / resolve) is planned as its latest attempt, under
     // that attempt's Message-ID (docs/sending.md, "Sending a row again").
@@ -547,27 +556,16 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     if (record && !is_pending(record->state)) {
       return core::Ok{};  // submitted or settled: never sent again
     }
+    if (!record) {
+      ++planned_new;
+    }
     std::optional<AttemptMessage> retried;
     if (record && record->message_id != spec.message_id) {
       PB_TRY_ASSIGN(retried, compose_attempt(spec, record->message_id));
     }
-    const std::string content = content_sha256(retried ? retried->bytes : bytes);
-    if (record && record->retry_of && record->content_sha256.empty()) {
-      // First plan of a retry: its message is fixed now.
-      if (writing) {
-        PB_TRY(journal->update_pending_row(record->id, contact.row, content));
-      }
-    } else if (record && record->content_sha256 != content) {
+    if (record && !(record->retry_of && record->content_sha256.empty()) &&
+        record->content_sha256 != content_sha256(retried ? retried->bytes : bytes)) {
       ++changed_rows;
-      if (options.accept_changes && writing) {
-        PB_TRY(journal->update_pending_row(record->id, contact.row, content));
-      }
-    }
-    if (!record) {
-      new_rows.push_back({contact.row, contact.address, spec.message_id, content});
-      if (new_rows.size() >= k_insert_batch) {
-        PB_TRY(flush_new_rows());
-      }
     }
     if (options.limit && selected >= *options.limit) {
       return core::Ok{};
@@ -580,8 +578,36 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     }
     return core::Ok{};
   };
-  PB_TRY(validate_campaign(campaign, plan));
-  PB_TRY(flush_new_rows());
+  ValidateOptions plan;
+  plan.date = date;
+  plan.rows = options.rows;
+  plan.sink = plan_sink;
+  PB_TRY_ASSIGN(report.validation, validate_campaign(campaign, plan));
+  if (!report.validation.errors.empty()) {
+    return report;
+  }
+  if (writing && !journal_existed) {
+    PB_TRY(open_journal());
+    PB_TRY_ASSIGN(const auto rows_now, journal->counts());
+    if (!rows_now.empty()) {
+      // Another run created the journal between our check and our lock:
+      // plan again, now under the lock.
+      changed_rows = 0;
+      selected = 0;
+      planned_new = 0;
+      report.first_pending.clear();
+      PB_TRY(validate_campaign(campaign, plan));
+    }
+  }
+  if (journal) {
+    PB_TRY_ASSIGN(report.states_before, journal->counts());
+  }
+
+  // 3. Inputs changed since the first send?
+  PB_TRY_ASSIGN(const auto inputs, input_hashes(campaign));
+  if (journal) {
+    PB_TRY_ASSIGN(report.changes, changed_inputs(*journal, inputs));
+  }
   report.pending = selected;
   report.estimated = estimate_duration(selected, campaign.limits);
   if (changed_rows > 0) {
@@ -619,17 +645,35 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   // The exact bytes of each message are written to its evidence directory
   // before a worker gets it, in batches made durable by one flush of the
   // file system: the disk wait stays off the SMTP path, and no byte leaves
-  // before its sent.eml survives a power loss.
+  // before its sent.eml survives a power loss. Rows new to the journal are
+  // entered (`queued`, durable, one transaction per batch) before their
+  // batch is handed out.
   std::vector<Job> staged;
+  std::vector<journal::NewRow> new_rows;
+  std::uint64_t added = 0;
   std::uint64_t staged_bytes = 0;
-  const std::size_t batch_jobs = std::max<std::size_t>(8, 4 * campaign.send.concurrency);
-  constexpr std::uint64_t k_batch_bytes = 32u << 20;
+  const std::size_t batch_jobs = std::max<std::size_t>(16, 4 * campaign.send.concurrency);
+  constexpr std::uint64_t k_batch_bytes = 16u << 20;
+  run.set_queue_capacity(2 * batch_jobs, 2 * k_batch_bytes);
   auto flush_staged = [&]() -> core::Status {
+    if (!new_rows.empty()) {
+      PB_TRY(run.add_rows(new_rows));
+      added += new_rows.size();
+      new_rows.clear();
+    }
     if (staged.empty()) {
       return core::Ok{};
     }
     PB_TRY(core::sync_filesystem(campaign.output_dir));
     for (auto& job : staged) {
+      if (job.record.id == 0) {
+        PB_TRY_ASSIGN(auto record, run.find(job.record.message_id));
+        if (!record) {
+          return make_error(ErrorKind::internal,
+                            "journal: row " + job.record.message_id + " missing after insert");
+        }
+        job.record = std::move(*record);
+      }
       run.push(std::move(job));
     }
     staged.clear();
@@ -651,23 +695,54 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     }
     return core::Ok{};
   };
+  const auto limit_reached = [&] { return options.limit && handed_out >= *options.limit; };
   ValidateOptions send_pass;
   send_pass.date = date;
   send_pass.rows = options.rows;
   send_pass.keep_going = [&] {
-    return !run.stopping() && !(options.limit && handed_out >= *options.limit);
+    // Past --limit the pass goes on only to enter the remaining new rows.
+    return !run.stopping() &&
+           !(limit_reached() && added + new_rows.size() >= planned_new);
   };
-  send_pass.sink = [&](const contacts::Contact&, const compose::MessageSpec& spec,
+  send_pass.sink = [&](const contacts::Contact& contact, const compose::MessageSpec& spec,
                        const std::string& bytes) -> core::Status {
     PB_TRY_ASSIGN(auto record, run.find(spec.message_id));
-    if (!record || !is_pending(record->state)) {
+    if (!record) {
+      new_rows.push_back({contact.row, contact.address, spec.message_id, content_sha256(bytes)});
+      if (limit_reached()) {
+        return new_rows.size() >= k_insert_batch ? flush_staged() : core::Ok{};
+      }
+      ++handed_out;
+      journal::RowRecord fresh;  // id 0: filled in when the batch is flushed
+      fresh.row = contact.row;
+      fresh.address = contact.address;
+      fresh.message_id = spec.message_id;
+      return stage(Job{std::move(fresh), spec, bytes});
+    }
+    if (!is_pending(record->state)) {
+      return core::Ok{};
+    }
+    std::optional<AttemptMessage> retried;
+    if (record->message_id != spec.message_id) {
+      // A retry: its own bytes, under its own Message-ID.
+      PB_TRY_ASSIGN(retried, compose_attempt(spec, record->message_id));
+    }
+    const std::string& sent = retried ? retried->bytes : bytes;
+    const bool first_plan_of_retry = record->retry_of && record->content_sha256.empty();
+    if (first_plan_of_retry || options.accept_changes) {
+      // A retry's message is fixed at its first plan; accepted changes
+      // replace the planned content.
+      const std::string content = content_sha256(sent);
+      if (first_plan_of_retry || content != record->content_sha256) {
+        PB_TRY(run.update_pending_row(record->id, contact.row, content));
+      }
+    }
+    if (limit_reached()) {
       return core::Ok{};
     }
     ++handed_out;
-    if (record->message_id != spec.message_id) {
-      // A retry: its own bytes, under its own Message-ID.
-      PB_TRY_ASSIGN(auto retried, compose_attempt(spec, record->message_id));
-      return stage(Job{std::move(*record), std::move(retried.spec), std::move(retried.bytes)});
+    if (retried) {
+      return stage(Job{std::move(*record), std::move(retried->spec), std::move(retried->bytes)});
     }
     return stage(Job{std::move(*record), spec, bytes});
   };

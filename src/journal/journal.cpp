@@ -55,7 +55,7 @@ constexpr const char* k_update_transition =
     "last_enhanced = CASE WHEN ?5 <> 0 THEN ?6 ELSE last_enhanced END, "
     "last_text = CASE WHEN ?5 <> 0 THEN ?7 ELSE last_text END, "
     "sent_sha256 = CASE WHEN ?8 <> '' THEN ?8 ELSE sent_sha256 END, "
-    "submitting_ms = CASE WHEN ?9 THEN ?3 ELSE submitting_ms END, "
+    "submitting_ms = CASE WHEN ?9 THEN ?3 WHEN ?11 THEN NULL ELSE submitting_ms END, "
     "submitted_ms = CASE WHEN ?10 THEN ?3 ELSE submitted_ms END "
     "WHERE id = ?1";
 
@@ -170,6 +170,7 @@ core::Status apply_transition(sqlite::Db& db, std::int64_t id, State to,
   q->bind_text(8, info.sent_sha256);
   q->bind_int64(9, to == State::submitting ? 1 : 0);
   q->bind_int64(10, to == State::submitted ? 1 : 0);
+  q->bind_int64(11, info.before_data ? 1 : 0);
   PB_TRY(q->run());
   if (db.changes() != 1) {
     return internal_error(db, "row id " + std::to_string(id) + " vanished");

@@ -8,6 +8,7 @@
 #include <pecbatch/core/result.hpp>
 
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,9 @@ private:
 
   const config::Campaign* m_campaign = nullptr;
   std::string m_domain;
+  // contacts.attachments_dir resolved once (per-recipient attachments must
+  // stay inside it); empty when no attachment column is configured.
+  std::filesystem::path m_attachments_base;
   std::optional<compose::Template> m_subject;
   std::optional<compose::Template> m_text;
   std::optional<compose::Template> m_html;

@@ -92,6 +92,11 @@ struct Transition {
   std::string enhanced;
   std::string text;
   std::string sent_sha256;        // stored when not empty
+  // Leaving `submitting` for an attempt that ended before DATA (refused or
+  // lost at MAIL/RCPT): clears the submission time set on entering
+  // `submitting`, so that quotas and `status` count only messages whose
+  // data started.
+  bool before_data = false;
   std::string detail;             // free text for the event log
   // true: the commit is fsync'ed and survives a power loss before the call
   // returns. false: it survives a killed process at once (it is in the

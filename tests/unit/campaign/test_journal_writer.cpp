@@ -125,3 +125,46 @@ TEST_F(JournalWriterTest, AJournalErrorFailsEveryLaterWaiterAndIsReportedOnce) {
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(JournalWriterTest, AnOutcomeWaitsForTheNextRecordToShareItsCommit) {
+  Journal journal = open_journal();
+  const auto a = add_one(journal, 1, "a");
+  const auto b = add_one(journal, 2, "b");
+  std::mutex journal_mutex;
+  // A linger far longer than the test: the outcome can only be committed
+  // together with the record that follows it.
+  JournalWriter writer(journal, journal_mutex, [](const core::Error&) {},
+                       std::chrono::minutes(10));
+  ASSERT_TRUE(writer.wait(writer.submit(change(a, State::submitting, 10))).ok());
+  ASSERT_EQ(writer.commits(), 1u);
+  writer.submit(change(a, State::submitted, 20, false));
+  const auto next = writer.submit(change(b, State::submitting, 30));
+  ASSERT_TRUE(writer.wait(next).ok());
+  EXPECT_EQ(writer.commits(), 2u);
+  {
+    std::lock_guard lock(journal_mutex);
+    EXPECT_EQ(journal.get(a)->state, State::submitted);
+  }
+  // The last outcome of a run is committed by finish(), not after the linger.
+  writer.submit(change(b, State::submitted, 40, false));
+  ASSERT_TRUE(writer.finish().ok());
+  EXPECT_EQ(writer.commits(), 3u);
+  EXPECT_EQ(journal.get(b)->state, State::submitted);
+}
+
+TEST_F(JournalWriterTest, WithoutLingerAnOutcomeIsCommittedAlone) {
+  Journal journal = open_journal();
+  const auto a = add_one(journal, 1, "a");
+  std::mutex journal_mutex;
+  JournalWriter writer(journal, journal_mutex, [](const core::Error&) {},
+                       std::chrono::milliseconds(0));
+  ASSERT_TRUE(writer.wait(writer.submit(change(a, State::submitting, 10))).ok());
+  ASSERT_TRUE(writer.wait(writer.submit(change(a, State::submitted, 20, false))).ok());
+  EXPECT_EQ(writer.commits(), 2u);
+  std::lock_guard lock(journal_mutex);
+  EXPECT_EQ(journal.get(a)->state, State::submitted);
+}
+
+} // namespace

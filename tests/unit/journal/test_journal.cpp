@@ -810,3 +810,31 @@ TEST_F(JournalTest, ApplyIsAllOrNothing) {
   RawDb raw(file());
   EXPECT_EQ(raw.text("SELECT state FROM rows WHERE id = " + std::to_string(a)), "submitting");
 }
+
+TEST_F(JournalTest, AnAttemptEndedBeforeDataIsNotASubmission) {
+  Journal journal = open_journal();
+  const auto refused = add_one(journal, 1, "refused");
+  const auto sent = add_one(journal, 2, "sent");
+  Transition start;
+  start.at = at_ms(100);
+  start.new_attempt = true;
+  ASSERT_TRUE(journal.transition(refused, State::submitting, start).ok());
+  ASSERT_TRUE(journal.transition(sent, State::submitting, start).ok());
+  ASSERT_EQ(journal.submissions_since(at_ms(0))->size(), 2u);
+
+  Transition rcpt;
+  rcpt.at = at_ms(200);
+  rcpt.smtp_code = 550;
+  rcpt.before_data = true;
+  ASSERT_TRUE(journal.transition(refused, State::failed, rcpt).ok());
+  Transition ok;
+  ok.at = at_ms(300);
+  ok.smtp_code = 250;
+  ASSERT_TRUE(journal.transition(sent, State::submitted, ok).ok());
+
+  const auto submissions = journal.submissions_since(at_ms(0)).value();
+  ASSERT_EQ(submissions.size(), 1u);
+  EXPECT_EQ(submissions[0], at_ms(100));
+  EXPECT_EQ(journal.get(refused)->attempts, 1u);
+  EXPECT_EQ(journal.get(refused)->last_code, 550);
+}
