@@ -103,6 +103,15 @@ struct Job {
   journal::RowRecord record;
   compose::MessageSpec spec;
   std::string bytes;
+  std::string sent_sha256;  // of `bytes`, computed by the composing thread
+};
+
+// The job a worker takes while the current message's data goes out, and,
+// when the throttle allowed it, the ticket of its `submitting` record
+// already on its way to the disk (docs/sending.md, "Journal writes").
+struct Ahead {
+  Job job;
+  std::optional<std::uint64_t> ticket;
 };
 
 // Everything the workers share. The journal is written by the journal
@@ -161,7 +170,14 @@ public:
 
   void worker() {
     auto transport = m_deps.transport();
+    std::optional<Ahead> ahead;
     while (true) {
+      if (ahead) {
+        Ahead next = std::move(*ahead);
+        ahead.reset();
+        process(*transport, next.job, next.ticket, ahead);
+        continue;
+      }
       std::optional<Job> job;
       {
         std::unique_lock lock(m_queue_mutex);
@@ -176,12 +192,9 @@ public:
           }
           continue;
         }
-        job = std::move(m_queue.front());
-        m_queue.pop_front();
-        m_queue_bytes -= job->bytes.size();
-        m_queue_space.notify_one();
+        job = take_front(lock);
       }
-      process(*transport, *job);
+      process(*transport, *job, std::nullopt, ahead);
     }
     transport->close();
   }
@@ -233,6 +246,78 @@ private:
           k_poll_interval,
           std::chrono::duration_cast<std::chrono::milliseconds>(until - now)));
     }
+  }
+
+  // The first queued job (the queue's mutex held).
+  Job take_front(std::unique_lock<std::mutex>&) {
+    Job job = std::move(m_queue.front());
+    m_queue.pop_front();
+    m_queue_bytes -= job.bytes.size();
+    m_queue_space.notify_one();
+    return job;
+  }
+
+  std::optional<Job> try_pop() {
+    std::unique_lock lock(m_queue_mutex);
+    if (m_queue.empty() || stopping()) {
+      return std::nullopt;
+    }
+    return take_front(lock);
+  }
+
+  // A slot from the throttle if one is free now, without waiting.
+  bool try_take_slot() {
+    std::lock_guard lock(m_throttle_mutex);
+    const auto slot = m_throttle.next_slot();
+    const auto now = m_deps.clock->now();
+    if (slot > now) {
+      return false;
+    }
+    m_throttle.record(now);
+    return true;
+  }
+
+  // The `submitting` record of an attempt: made before MAIL FROM (or while
+  // the previous message's data goes out) and committed durably while the
+  // envelope is on its way; the first byte of DATA waits for it.
+  JournalWriter::Ticket start_attempt(const Job& job, unsigned attempt) {
+    journal::Transition start;
+    start.new_attempt = true;
+    start.sent_sha256 = job.sent_sha256;
+    start.detail = "attempt " + std::to_string(attempt);
+    return move(job.record.id, State::submitting, std::move(start));
+  }
+
+  // While the data of one message goes out, takes the next job and, if the
+  // throttle has a slot free now, starts its `submitting` commit, so that
+  // the disk's sync is done by the time that message's DATA comes.
+  void look_ahead(std::optional<Ahead>& ahead) {
+    if (ahead) {
+      return;
+    }
+    auto job = try_pop();
+    if (!job) {
+      return;
+    }
+    ahead.emplace(Ahead{std::move(*job), std::nullopt});
+    if (try_take_slot()) {
+      ahead->ticket = start_attempt(ahead->job, ahead->job.record.attempts + 1);
+    }
+  }
+
+  // Gives back a look-ahead record whose message will not follow at once
+  // (the current one failed, or the run stops): nothing of it was sent.
+  void withdraw(std::optional<Ahead>& ahead, const char* why) {
+    if (!ahead || !ahead->ticket) {
+      return;
+    }
+    journal::Transition back;
+    back.durable = false;
+    back.before_data = true;
+    back.detail = why;
+    move(ahead->job.record.id, State::queued, std::move(back));
+    ++ahead->job.record.attempts;  // the journal counted that attempt
+    ahead->ticket.reset();
   }
 
   // Takes a slot from the throttle, waiting for it; false if stopping.
@@ -298,28 +383,32 @@ private:
     }
   }
 
-  void process(dispatch::Transport& transport, Job& job) {
+  // Sends one job, retrying transient failures. `committed` is the ticket
+  // of its `submitting` record when the look-ahead already made it (the
+  // throttle slot taken then). May leave the next job in `ahead`.
+  void process(dispatch::Transport& transport, Job& job,
+               std::optional<JournalWriter::Ticket> committed, std::optional<Ahead>& ahead) {
     const auto& record = job.record;
-    const std::string sent_hash = core::sha256_hex(job.bytes);
     unsigned attempt_in_run = 0;
 
     while (!stopping()) {
-      if (!take_slot()) {
-        return;
+      JournalWriter::Ticket ticket = 0;
+      if (committed) {
+        ticket = *committed;
+        committed.reset();
+        ++attempt_in_run;
+      } else {
+        if (!take_slot()) {
+          break;
+        }
+        ++attempt_in_run;
+        // Outcomes are committed without waiting: they survive a killed
+        // process once committed and a power loss from the next durable
+        // commit on. Losing one is safe: the row stays `submitting`, hence
+        // `uncertain`, never re-sent (docs/journal.md).
+        ticket = start_attempt(job, record.attempts + attempt_in_run);
       }
-      ++attempt_in_run;
       const unsigned attempt = record.attempts + attempt_in_run;
-      // One record per attempt, `submitting`, made before MAIL FROM and
-      // committed durably while the envelope is on its way; the first byte
-      // of DATA waits for it. Outcomes are committed without waiting: they
-      // survive a killed process at once and a power loss from the next
-      // durable commit on. Losing one to a power loss is safe: the row stays
-      // `submitting`, hence `uncertain`, never re-sent (docs/journal.md).
-      journal::Transition start;
-      start.new_attempt = true;
-      start.sent_sha256 = sent_hash;
-      start.detail = "attempt " + std::to_string(attempt);
-      const auto ticket = move(record.id, State::submitting, std::move(start));
 
       bool data_started = false;
       auto before_data = [&]() -> core::Status {
@@ -328,6 +417,7 @@ private:
         // `submitting` before the first byte leaves.
         PB_TRY(m_writer.wait(ticket));
         data_started = true;
+        look_ahead(ahead);
         return core::Ok{};
       };
 
@@ -372,12 +462,14 @@ private:
           // Nothing of the message left: not uncertain after all.
           break;
         }
+        withdraw(ahead, "not sent: the connection failed before it");
         move(record.id, State::uncertain, std::move(info));
         finish_row(&SendProgress::uncertain);
         return;
       case Outcome::auth:
       case Outcome::tls: {
         // Stop everything at once: retrying locks PEC accounts.
+        withdraw(ahead, "not sent: the run stopped");
         move(record.id, data_started ? State::deferred : State::queued, std::move(info));
         std::lock_guard lock(m_progress_mutex);
         if (!m_fatal) {
@@ -409,7 +501,9 @@ private:
         break;
       }
 
-      // Transient: the provider does not have the message.
+      // Transient: the provider does not have the message. The next job
+      // waits for this one's retries.
+      withdraw(ahead, "not sent: the message before it is being retried");
       const bool exhausted = attempt_in_run >= m_retry.max_attempts;
       move(record.id, exhausted ? State::deferred : State::queued, std::move(info));
       if (exhausted) {
@@ -422,6 +516,15 @@ private:
         r = std::uniform_real_distribution<double>(0.0, 1.0)(m_rng);
       }
       nap(m_retry.delay_after(attempt_in_run, r));
+    }
+    if (committed) {
+      // The run stops before this job's turn: its record, made by the
+      // look-ahead, goes back, nothing of it was sent.
+      journal::Transition back;
+      back.durable = false;
+      back.before_data = true;
+      back.detail = "not sent: the run stopped";
+      move(record.id, State::queued, std::move(back));
     }
   }
 
@@ -688,6 +791,7 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
       return make_error(ErrorKind::io, evidence.string() + ": " + ec.message());
     }
     PB_TRY(core::write_file_atomic(evidence / "sent.eml", job.bytes, core::Flush::later));
+    job.sent_sha256 = core::sha256_hex(job.bytes);
     staged_bytes += job.bytes.size();
     staged.push_back(std::move(job));
     if (staged.size() >= batch_jobs || staged_bytes >= k_batch_bytes) {
@@ -717,7 +821,7 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
       fresh.row = contact.row;
       fresh.address = contact.address;
       fresh.message_id = spec.message_id;
-      return stage(Job{std::move(fresh), spec, bytes});
+      return stage(Job{std::move(fresh), spec, bytes, {}});
     }
     if (!is_pending(record->state)) {
       return core::Ok{};
@@ -742,9 +846,10 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     }
     ++handed_out;
     if (retried) {
-      return stage(Job{std::move(*record), std::move(retried->spec), std::move(retried->bytes)});
+      return stage(
+          Job{std::move(*record), std::move(retried->spec), std::move(retried->bytes), {}});
     }
-    return stage(Job{std::move(*record), spec, bytes});
+    return stage(Job{std::move(*record), spec, bytes, {}});
   };
   auto composed = validate_campaign(campaign, send_pass);
   if (composed.ok()) {

@@ -147,4 +147,20 @@ private:
   int m_closes_by_error = 0;
 };
 
+// Forwards to one FakeTransport, so that a send run (which asks for a
+// Transport per worker) is seen whole by one fake. Not thread-safe: for
+// runs with one worker.
+class SharedFakeTransport final : public dispatch::Transport {
+public:
+  explicit SharedFakeTransport(FakeTransport& fake) : m_fake(fake) {}
+  dispatch::SendResult send(const dispatch::Envelope& envelope,
+                            const std::function<core::Status()>& before_data) override {
+    return m_fake.send(envelope, before_data);
+  }
+  void close() override {}
+
+private:
+  FakeTransport& m_fake;
+};
+
 } // namespace pecbatch::test

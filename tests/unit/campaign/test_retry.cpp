@@ -30,21 +30,6 @@ using pecbatch::test::FakeTransport;
 
 namespace {
 
-// Forwards to one FakeTransport shared by the run's workers, so that the
-// test sees every call.
-class SharedTransport final : public dispatch::Transport {
-public:
-  explicit SharedTransport(FakeTransport& fake) : m_fake(fake) {}
-  dispatch::SendResult send(const dispatch::Envelope& envelope,
-                            const std::function<core::Status()>& before_data) override {
-    return m_fake.send(envelope, before_data);
-  }
-  void close() override {}
-
-private:
-  FakeTransport& m_fake;
-};
-
 class AlwaysValid final : public receipts::SignatureVerifier {
 public:
   receipts::SignatureReport verify(const receipts::ParsedMessage&) const override {
@@ -83,7 +68,7 @@ subject = "Avviso"
 text_template = "body.txt"
 )");
     m_campaign = config::load_campaign(dir() / "campaign.toml").value_or_throw();
-    m_deps.transport = [this] { return std::make_unique<SharedTransport>(m_fake); };
+    m_deps.transport = [this] { return std::make_unique<pecbatch::test::SharedFakeTransport>(m_fake); };
     m_deps.clock = &m_clock;
   }
 

@@ -1,0 +1,232 @@
+// The send run's look-ahead (src/campaign/send.cpp): while one message's
+// data goes out, the worker makes the next row's `submitting` record, and
+// gives it back (queued, nothing sent) when that row will not follow at
+// once. Against a FakeTransport and the real journal.
+
+#include <pecbatch/campaign/send.hpp>
+
+#include "fakes/fake_clock.hpp"
+#include "fakes/fake_transport.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace pecbatch;
+using journal::State;
+using pecbatch::test::FakeClock;
+using pecbatch::test::FakeTransport;
+
+namespace {
+
+// Stops the run (as SIGINT does) right after the attempt of one address.
+class StopAfter final : public campaign::SendObserver {
+public:
+  StopAfter(std::string address, std::atomic<bool>& stop)
+      : m_address(std::move(address)), m_stop(stop) {}
+  void on_attempt(const campaign::AttemptRecord& attempt) override {
+    if (attempt.address == m_address) {
+      m_stop = true;
+    }
+  }
+
+private:
+  std::string m_address;
+  std::atomic<bool>& m_stop;
+};
+
+class SendLookAheadTest : public pecbatch::test::TempDirTest {
+protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    std::string contacts = "pec;nome\r\n";
+    for (int i = 1; i <= k_rows; ++i) {
+      contacts += address(i) + ";Nome " + std::to_string(i) + "\r\n";
+    }
+    write("contacts.csv", contacts);
+    write("body.txt", "Gentile {{nome}}.\n");
+    write("campaign.toml", R"(
+[campaign]
+id = "c1"
+output_dir = "out"
+[account]
+address = "mittente@pec.test"
+username = "mittente@pec.test"
+password_env = "UNUSED"
+smtp_host = "127.0.0.1"
+[provider]
+profile = "custom"
+rate_per_minute = 0
+[send]
+concurrency = 1
+max_attempts = 2
+[contacts]
+file = "contacts.csv"
+[message]
+subject = "Avviso"
+text_template = "body.txt"
+)");
+    m_campaign = config::load_campaign(dir() / "campaign.toml").value_or_throw();
+    m_deps.transport = [this] {
+      return std::make_unique<pecbatch::test::SharedFakeTransport>(m_fake);
+    };
+    m_deps.clock = &m_clock;
+  }
+
+  static constexpr int k_rows = 40;
+  static std::string address(int i) { return "dest" + std::to_string(i) + "@pec.test"; }
+
+  campaign::SendReport send() {
+    campaign::SendOptions options;
+    options.execute = true;
+    options.date = 1'795'000'000;
+    auto report = campaign::send_campaign(m_campaign, options, m_deps);
+    EXPECT_TRUE(report.ok()) << report.error().message;
+    return std::move(report).value_or_throw();
+  }
+
+  journal::Journal journal() {
+    return journal::Journal::open(campaign::journal_path(m_campaign), "c1").value_or_throw();
+  }
+
+  // How many times the fake saw each address.
+  std::map<std::string, int> sends() const {
+    std::map<std::string, int> out;
+    for (const auto& call : m_fake.calls()) {
+      ++out[call.rcpt_to];
+    }
+    return out;
+  }
+
+  config::Campaign m_campaign;
+  FakeClock m_clock;
+  FakeTransport m_fake;
+  campaign::SendDeps m_deps;
+};
+
+// How many rows had their `submitting` record committed before the
+// outcome of the row sent just before them (the look-ahead at work), from
+// the order of the events table.
+int look_aheads(const std::filesystem::path& journal_file) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(journal_file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  // For each row (in contacts order): the event id of its `submitting` and
+  // of its `submitted`.
+  const char* sql =
+      "SELECT r.row, "
+      " (SELECT min(e.id) FROM events e WHERE e.row_id = r.id AND e.to_state = 'submitting'), "
+      " (SELECT min(e.id) FROM events e WHERE e.row_id = r.id AND e.to_state = 'submitted') "
+      "FROM rows r ORDER BY r.row";
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK);
+  std::vector<std::pair<std::int64_t, std::int64_t>> rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    rows.emplace_back(sqlite3_column_int64(stmt, 1), sqlite3_column_int64(stmt, 2));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  int count = 0;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    if (rows[i].first < rows[i - 1].second) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST_F(SendLookAheadTest, EveryRowIsSentOnceAndEndsSubmittedWithOneAttempt) {
+  const auto report = send();
+  EXPECT_EQ(report.progress.submitted, static_cast<std::uint64_t>(k_rows));
+  const auto seen = sends();
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(k_rows));
+  for (const auto& [rcpt, n] : seen) {
+    EXPECT_EQ(n, 1) << rcpt;
+  }
+  auto j = journal();
+  ASSERT_TRUE(j.for_each({}, [&](const journal::RowRecord& row) {
+                 EXPECT_EQ(row.state, State::submitted) << row.address;
+                 EXPECT_EQ(row.attempts, 1u) << row.address;
+                 const auto events = j.events(row.id).value();
+                 // created, submitting, submitted: nothing given back.
+                 EXPECT_EQ(events.size(), 3u) << row.address;
+                 return true;
+               }).ok());
+  EXPECT_EQ(j.submissions_since(core::TimePoint{})->size(), static_cast<std::size_t>(k_rows));
+  // The composer hands out 16 rows at a time and the first row waits for
+  // a durable commit: the next rows are queued by the time its data goes.
+  EXPECT_GT(look_aheads(campaign::journal_path(m_campaign)), 0);
+}
+
+TEST_F(SendLookAheadTest, ARetriedRowGivesBackTheRecordMadeAheadForTheNextOne) {
+  // Row 2 gets 451 after its data (so the look-ahead already made row 3's
+  // record), then 250 on the retry.
+  int row2_calls = 0;
+  m_fake.set_script([&](const dispatch::Envelope& envelope, std::size_t) {
+    if (envelope.rcpt_to == address(2) && row2_calls++ == 0) {
+      return FakeTransport::Step::after_data(FakeTransport::result(
+          dispatch::Outcome::transient, 451, "4.3.0", "try again"));
+    }
+    return FakeTransport::Step(FakeTransport::result(dispatch::Outcome::accepted, 250));
+  });
+  const auto report = send();
+  EXPECT_EQ(report.progress.submitted, static_cast<std::uint64_t>(k_rows));
+  const auto seen = sends();
+  EXPECT_EQ(seen.at(address(2)), 2);
+  EXPECT_EQ(seen.at(address(3)), 1);
+
+  auto j = journal();
+  const auto row3 = j.find_current(compose::make_message_id("c1", address(3), "pec.test", 1))
+                        .value()
+                        .value();
+  EXPECT_EQ(row3.state, State::submitted);
+  const auto events = j.events(row3.id).value();
+  // created, submitting (made ahead), queued (given back), submitting, submitted
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[1].to, State::submitting);
+  EXPECT_EQ(events[2].to, State::queued);
+  EXPECT_EQ(events[2].detail, "not sent: the message before it is being retried");
+  EXPECT_EQ(events[3].to, State::submitting);
+  EXPECT_EQ(events[4].to, State::submitted);
+  // Counted as two attempts, one submission.
+  EXPECT_EQ(row3.attempts, 2u);
+  EXPECT_EQ(j.submissions_since(core::TimePoint{})->size(), static_cast<std::size_t>(k_rows));
+}
+
+TEST_F(SendLookAheadTest, AStoppedRunGivesBackTheRecordMadeAheadAndSendsNothingMore) {
+  std::atomic<bool> stop{false};
+  StopAfter observer(address(2), stop);
+  m_deps.stop = &stop;
+  m_deps.observer = &observer;
+  const auto report = send();
+  EXPECT_TRUE(report.interrupted);
+  const auto seen = sends();
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen.count(address(3)), 0u);
+
+  auto j = journal();
+  std::map<State, int> states;
+  ASSERT_TRUE(j.for_each({}, [&](const journal::RowRecord& row) {
+                 ++states[row.state];
+                 return true;
+               }).ok());
+  // Nothing left `submitting` (it would become uncertain): row 3's record,
+  // made while row 2's data went out, went back to queued.
+  EXPECT_EQ(states.count(State::submitting), 0u);
+  EXPECT_EQ(states[State::submitted], 2);
+  const auto row3 = j.find_current(compose::make_message_id("c1", address(3), "pec.test", 1))
+                        .value()
+                        .value();
+  EXPECT_EQ(row3.state, State::queued);
+  const auto events = j.events(row3.id).value();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].detail, "not sent: the run stopped");
+  EXPECT_EQ(j.submissions_since(core::TimePoint{})->size(), 2u);
+}
+
+} // namespace
