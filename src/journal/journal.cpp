@@ -328,6 +328,11 @@ core::Result<Journal> Journal::open(const std::filesystem::path& file,
   // killed process.
   PB_TRY(db->exec("PRAGMA synchronous = FULL"));
   PB_TRY(db->exec("PRAGMA foreign_keys = ON"));
+  // 1 MiB of page cache (SQLite's default is 2 MiB): what a run touches is
+  // the rows being sent and the upper levels of the indexes; the file
+  // system cache serves the rest. A larger cache only grows the process
+  // with the campaign (docs/performance.md, "Memory of a large send").
+  PB_TRY(db->exec("PRAGMA cache_size = -1024"));
   PB_TRY(schema::prepare(*db, campaign_id));
   // Persistent in the file. Some file systems (network ones) cannot do
   // WAL; SQLite then keeps a rollback journal, which with synchronous=FULL
