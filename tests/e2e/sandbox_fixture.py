@@ -1,8 +1,10 @@
 """Shared helpers for end-to-end tests: the real pecbatch binary against the
 local simulated PEC provider (tools/pec-sandbox) on 127.0.0.1."""
+import imaplib
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
 import unittest
@@ -43,6 +45,27 @@ class SandboxTest(unittest.TestCase):
         name = self.id().split(".")[-1].replace("_", "-")[:40]
         self.campaign_id = "t-" + name
         self.dir = tempfile.mkdtemp(prefix=name + "-", dir=self.base)
+
+    # -- the mailbox, seen from a second client ------------------------------
+
+    def imap(self):
+        """A logged-in IMAPS client on the sandbox's Dovecot (verified TLS)."""
+        conn = imaplib.IMAP4_SSL("127.0.0.1", self.info["imaps_port"], timeout=15,
+                                 ssl_context=ssl.create_default_context(
+                                     cafile=self.info["ca_cert"]))
+        conn.login(self.account["username"], self.account["password"])
+        return conn
+
+    def search(self, *criteria):
+        """UIDs in INBOX matching the UID SEARCH `criteria` (read-only)."""
+        conn = self.imap()
+        try:
+            conn.select("INBOX", readonly=True)
+            typ, data = conn.uid("SEARCH", None, *criteria)
+            self.assertEqual(typ, "OK", data)
+            return [int(u) for u in data[0].split()]
+        finally:
+            conn.logout()
 
     # -- the provider -------------------------------------------------------
 

@@ -12,7 +12,6 @@ comes back byte for byte; an uncertain row is settled by a search.
 import email.utils
 import glob
 import hashlib
-import imaplib
 import json
 import os
 import re
@@ -243,13 +242,6 @@ class Poll(SandboxTest):
 
     # -- the mailbox, seen from a second client ---------------------------------
 
-    def imap(self):
-        conn = imaplib.IMAP4_SSL("127.0.0.1", self.info["imaps_port"], timeout=15,
-                                 ssl_context=ssl.create_default_context(
-                                     cafile=self.info["ca_cert"]))
-        conn.login(self.account["username"], self.account["password"])
-        return conn
-
     def mailbox_flags(self):
         """{uid: flags string} of every message in INBOX (read-only)."""
         conn = self.imap()
@@ -278,16 +270,6 @@ class Poll(SandboxTest):
             self.assertEqual(typ, "OK", data)
             uid = re.search(rb"APPENDUID \d+ (\d+)", data[0])
             return int(uid.group(1))
-        finally:
-            conn.logout()
-
-    def search(self, *criteria):
-        conn = self.imap()
-        try:
-            conn.select("INBOX", readonly=True)
-            typ, data = conn.uid("SEARCH", None, *criteria)
-            self.assertEqual(typ, "OK", data)
-            return [int(u) for u in data[0].split()]
         finally:
             conn.logout()
 

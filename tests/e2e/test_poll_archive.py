@@ -13,7 +13,6 @@ reach INBOX: only IDLE can wake it before the interval ends.
 """
 import email.utils
 import hashlib
-import imaplib
 import os
 import re
 import socket
@@ -57,13 +56,6 @@ class PollArchive(SandboxTest):
 
     # -- the mailbox, seen from a second client -----------------------------------
 
-    def imap(self):
-        conn = imaplib.IMAP4_SSL("127.0.0.1", self.info["imaps_port"], timeout=15,
-                                 ssl_context=ssl.create_default_context(
-                                     cafile=self.info["ca_cert"]))
-        conn.login(self.account["username"], self.account["password"])
-        return conn
-
     def folder(self, name):
         """{uid: (flags, sha256 of the bytes)} of folder `name` (read-only);
         None when the folder does not exist."""
@@ -86,20 +78,10 @@ class PollArchive(SandboxTest):
         finally:
             conn.logout()
 
-    def search_inbox(self, *criteria):
-        conn = self.imap()
-        try:
-            conn.select("INBOX", readonly=True)
-            typ, data = conn.uid("SEARCH", None, *criteria)
-            self.assertEqual(typ, "OK", data)
-            return [int(u) for u in data[0].split()]
-        finally:
-            conn.logout()
-
     def wait_for_receipts(self, message_id, count, timeout=20):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            uids = self.search_inbox("HEADER", "X-Riferimento-Message-ID", message_id)
+            uids = self.search("HEADER", "X-Riferimento-Message-ID", message_id)
             if len(uids) >= count:
                 return uids
             time.sleep(0.2)
@@ -197,7 +179,7 @@ class PollArchive(SandboxTest):
         self.assertIn(plain, after)
         self.assertIn("\\Deleted", after[deleted][0])
         self.assertIn("\\Flagged", after[flagged][0])
-        self.assertEqual(self.search_inbox("HEADER", "X-Riferimento-Message-ID",
+        self.assertEqual(self.search("HEADER", "X-Riferimento-Message-ID",
                                            "pecbatch.%s." % self.campaign_id), [])
 
         # Again: nothing to read, nothing to move, nothing counted twice.

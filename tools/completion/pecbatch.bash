@@ -83,7 +83,7 @@ message.receipt
 send.concurrency send.max_attempts send.retry_base_seconds send.retry_max_seconds
 send.connect_timeout_seconds send.timeout_seconds send.messages_per_connection
 send.quiet_period_seconds send.helo_name
-poll.no_receipt_after_hours poll.uncertain_grace_hours poll.folders
+poll.no_receipt_after_hours poll.uncertain_grace_hours poll.folders poll.archive_folder
 report.fields"
 
 # The states `retry --failed --states` accepts (journal::is_retryable).

@@ -9,6 +9,7 @@
 
 #include "fakes/fake_clock.hpp"
 #include "fakes/fake_transport.hpp"
+#include "support/send_campaign.hpp"
 #include "support/temp_dir.hpp"
 
 #include <pecbatch/core/hash.hpp>
@@ -46,29 +47,11 @@ protected:
     write("contacts.csv",
           "pec;nome\r\nuno@pec.test;Uno\r\ndue@pec.test;Due\r\ntre@pec.test;Tre\r\n");
     write("body.txt", "Gentile {{nome}}.\n");
-    write("campaign.toml", R"(
-[campaign]
-id = "c1"
-output_dir = "out"
-[account]
-address = "mittente@pec.test"
-username = "mittente@pec.test"
-password_env = "UNUSED"
-smtp_host = "127.0.0.1"
-[provider]
-profile = "custom"
-rate_per_minute = 0
-[send]
-concurrency = 1
-max_attempts = 1
-[contacts]
-file = "contacts.csv"
-[message]
-subject = "Avviso"
-text_template = "body.txt"
-)");
+    write("campaign.toml", pecbatch::test::send_test_campaign_toml(1));
     m_campaign = config::load_campaign(dir() / "campaign.toml").value_or_throw();
-    m_deps.transport = [this] { return std::make_unique<pecbatch::test::SharedFakeTransport>(m_fake); };
+    m_deps.transport = [this] {
+      return std::make_unique<pecbatch::test::SharedFakeTransport>(m_fake);
+    };
     m_deps.clock = &m_clock;
   }
 

@@ -7,6 +7,7 @@
 
 #include "fakes/fake_clock.hpp"
 #include "fakes/fake_transport.hpp"
+#include "support/send_campaign.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -51,27 +52,7 @@ protected:
     }
     write("contacts.csv", contacts);
     write("body.txt", "Gentile {{nome}}.\n");
-    write("campaign.toml", R"(
-[campaign]
-id = "c1"
-output_dir = "out"
-[account]
-address = "mittente@pec.test"
-username = "mittente@pec.test"
-password_env = "UNUSED"
-smtp_host = "127.0.0.1"
-[provider]
-profile = "custom"
-rate_per_minute = 0
-[send]
-concurrency = 1
-max_attempts = 2
-[contacts]
-file = "contacts.csv"
-[message]
-subject = "Avviso"
-text_template = "body.txt"
-)");
+    write("campaign.toml", pecbatch::test::send_test_campaign_toml(2));
     m_campaign = config::load_campaign(dir() / "campaign.toml").value_or_throw();
     m_deps.transport = [this] {
       return std::make_unique<pecbatch::test::SharedFakeTransport>(m_fake);
