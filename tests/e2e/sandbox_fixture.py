@@ -3,10 +3,12 @@ local simulated PEC provider (tools/pec-sandbox) on 127.0.0.1."""
 import imaplib
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -66,6 +68,28 @@ class SandboxTest(unittest.TestCase):
             return [int(u) for u in data[0].split()]
         finally:
             conn.logout()
+
+    def append(self, raw, flags=None):
+        """APPENDs `raw` to INBOX (with `flags`, e.g. "(\\Flagged)") and
+        returns its UID."""
+        conn = self.imap()
+        try:
+            typ, data = conn.append("INBOX", flags, None, raw)
+            self.assertEqual(typ, "OK", data)
+            return int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+        finally:
+            conn.logout()
+
+    def wait_for_receipts(self, message_id, count, timeout=20):
+        """UIDs of at least `count` receipts naming `message_id` in INBOX,
+        waiting up to `timeout` seconds for them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            uids = self.search("HEADER", "X-Riferimento-Message-ID", message_id)
+            if len(uids) >= count:
+                return uids
+            time.sleep(0.2)
+        self.fail("no %d receipts for %s" % (count, message_id))
 
     # -- the provider -------------------------------------------------------
 

@@ -262,17 +262,6 @@ class Poll(SandboxTest):
         finally:
             conn.logout()
 
-    def append(self, raw):
-        """APPENDs `raw` to INBOX (no flags) and returns its UID."""
-        conn = self.imap()
-        try:
-            typ, data = conn.append("INBOX", None, None, raw)
-            self.assertEqual(typ, "OK", data)
-            uid = re.search(rb"APPENDUID \d+ (\d+)", data[0])
-            return int(uid.group(1))
-        finally:
-            conn.logout()
-
     def status(self):
         conn = self.imap()
         try:
@@ -283,15 +272,6 @@ class Poll(SandboxTest):
                     int(re.search(r"UIDNEXT (\d+)", text).group(1)))
         finally:
             conn.logout()
-
-    def wait_for_receipts(self, message_id, count, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            uids = self.search("HEADER", "X-Riferimento-Message-ID", message_id)
-            if len(uids) >= count:
-                return uids
-            time.sleep(0.2)
-        self.fail("no %d receipts for %s" % (count, message_id))
 
     def use_starttls(self, campaign):
         """Points the campaign at the sandbox's IMAP + STARTTLS listener."""

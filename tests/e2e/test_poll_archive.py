@@ -78,24 +78,6 @@ class PollArchive(SandboxTest):
         finally:
             conn.logout()
 
-    def wait_for_receipts(self, message_id, count, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            uids = self.search("HEADER", "X-Riferimento-Message-ID", message_id)
-            if len(uids) >= count:
-                return uids
-            time.sleep(0.2)
-        self.fail("no %d receipts for %s" % (count, message_id))
-
-    def append(self, raw, flags=None):
-        conn = self.imap()
-        try:
-            typ, data = conn.append("INBOX", flags, None, raw)
-            self.assertEqual(typ, "OK", data)
-            return int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
-        finally:
-            conn.logout()
-
     def unrelated(self, subject):
         return (b"From: someone@example.com\r\nTo: %s\r\nSubject: %s\r\n"
                 b"Message-ID: <%s@example.com>\r\nDate: %s\r\n\r\nhello\r\n"
