@@ -14,9 +14,15 @@ JournalWriter::~JournalWriter() { (void)finish(); }
 
 JournalWriter::Ticket JournalWriter::submit(journal::Change change) {
   std::lock_guard lock(m_mutex);
+  // Wake the writer only when it has something new to do: work after an
+  // empty queue, or a durable change that ends its linger. An outcome
+  // added while it lingers would only wake it for nothing.
+  const bool wake = m_pending.empty() || (change.info.durable && !m_pending_durable);
   m_pending_durable = m_pending_durable || change.info.durable;
   m_pending.push_back(std::move(change));
-  m_work.notify_one();
+  if (wake) {
+    m_work.notify_one();
+  }
   return ++m_submitted;
 }
 

@@ -457,6 +457,23 @@ std::string boundary_for(std::string_view message_id, int n) {
          std::to_string(n);
 }
 
+namespace {
+
+// A multipart whose content type carries its (deterministic) boundary from
+// the start: g_mime_multipart_new_with_subtype() would first make a random
+// one, opening /dev/urandom for every message.
+GMimeMultipart* new_multipart(const char* subtype, const std::string& boundary) {
+  auto* multipart = static_cast<GMimeMultipart*>(g_object_new(GMIME_TYPE_MULTIPART, nullptr));
+  GMimeContentType* type = g_mime_content_type_new("multipart", subtype);
+  g_mime_content_type_set_parameter(type, "boundary", boundary.c_str());
+  g_mime_object_set_content_type(GMIME_OBJECT(multipart), type);
+  g_object_unref(type);
+  g_mime_multipart_set_boundary(multipart, boundary.c_str());
+  return multipart;
+}
+
+} // namespace
+
 core::Result<std::string> compose_message(const MessageSpec& spec,
                                           AttachmentMode mode) {
   PB_TRY(check_spec(spec));
@@ -486,18 +503,15 @@ core::Result<std::string> compose_message(const MessageSpec& spec,
 
   GPtr<GMimeObject> body(GMIME_OBJECT(make_text_part("plain", spec.text).release()));
   if (spec.html) {
-    GPtr<GMimeMultipart> alternative(g_mime_multipart_new_with_subtype("alternative"));
-    g_mime_multipart_set_boundary(alternative.get(),
-                                  boundary_for(spec.message_id, 2).c_str());
+    GPtr<GMimeMultipart> alternative(
+        new_multipart("alternative", boundary_for(spec.message_id, 2)));
     g_mime_multipart_add(alternative.get(), body.get());
     const auto html = make_text_part("html", *spec.html);
     g_mime_multipart_add(alternative.get(), GMIME_OBJECT(html.get()));
     body.reset(GMIME_OBJECT(alternative.release()));
   }
   if (!spec.attachments.empty()) {
-    GPtr<GMimeMultipart> mixed(g_mime_multipart_new_with_subtype("mixed"));
-    g_mime_multipart_set_boundary(mixed.get(),
-                                  boundary_for(spec.message_id, 1).c_str());
+    GPtr<GMimeMultipart> mixed(new_multipart("mixed", boundary_for(spec.message_id, 1)));
     g_mime_multipart_add(mixed.get(), body.get());
     for (std::size_t i = 0; i < spec.attachments.size(); ++i) {
       PB_TRY_ASSIGN(const auto part,
