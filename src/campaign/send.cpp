@@ -689,9 +689,13 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   if (!report.validation.errors.empty()) {
     return report;
   }
+  // True when the journal held no row when this run took the lock: every
+  // row is then new, and the send pass need not look any up.
+  bool empty_journal = false;
   if (writing && !journal_existed) {
     PB_TRY(open_journal());
     PB_TRY_ASSIGN(const auto rows_now, journal->counts());
+    empty_journal = rows_now.empty();
     if (!rows_now.empty()) {
       // Another run created the journal between our check and our lock:
       // plan again, now under the lock.
@@ -810,7 +814,12 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   };
   send_pass.sink = [&](const contacts::Contact& contact, const compose::MessageSpec& spec,
                        const std::string& bytes) -> core::Status {
-    PB_TRY_ASSIGN(auto record, run.find(spec.message_id));
+    // A first run (the lock held, the journal empty when taken) only meets
+    // rows it enters itself, once each: nothing to look up.
+    std::optional<journal::RowRecord> record;
+    if (!empty_journal) {
+      PB_TRY_ASSIGN(record, run.find(spec.message_id));
+    }
     if (!record) {
       new_rows.push_back({contact.row, contact.address, spec.message_id, content_sha256(bytes)});
       if (limit_reached()) {
