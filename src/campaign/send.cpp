@@ -666,7 +666,9 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     if (record && record->message_id != spec.message_id) {
       PB_TRY_ASSIGN(retried, compose_attempt(spec, record->message_id));
     }
-    if (record && !(record->retry_of && record->content_sha256.empty()) &&
+    // An empty content hash: not planned yet (a retry, or a row entered by a
+    // run that stopped before reaching it); its first plan fixes it.
+    if (record && !record->content_sha256.empty() &&
         record->content_sha256 != content_sha256(retried ? retried->bytes : bytes)) {
       ++changed_rows;
     }
@@ -841,12 +843,13 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
       PB_TRY_ASSIGN(retried, compose_attempt(spec, record->message_id));
     }
     const std::string& sent = retried ? retried->bytes : bytes;
-    const bool first_plan_of_retry = record->retry_of && record->content_sha256.empty();
-    if (first_plan_of_retry || options.accept_changes) {
-      // A retry's message is fixed at its first plan; accepted changes
-      // replace the planned content.
+    const bool first_plan = record->content_sha256.empty();
+    if (first_plan || options.accept_changes) {
+      // A row's message is fixed at its first plan (a retry's, or a row
+      // entered unplanned by a stopped run); accepted changes replace the
+      // planned content.
       const std::string content = content_sha256(sent);
-      if (first_plan_of_retry || content != record->content_sha256) {
+      if (first_plan || content != record->content_sha256) {
         PB_TRY(run.update_pending_row(record->id, contact.row, content));
       }
     }
@@ -871,6 +874,35 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     worker.join();
   }
   (void)run.finish_journal();  // a failure is in run.journal_error()
+  // A run stopped early (signal, authentication or TLS failure) still
+  // enters the selected rows it did not reach, unplanned (no content hash
+  // yet, nothing composed): `status` and reports show the whole campaign,
+  // and the next run plans and sends them.
+  if (composed.ok() && !run.journal_error() && added < planned_new) {
+    const std::string domain(core::mailbox_domain(campaign.account.address));
+    std::vector<journal::NewRow> rest;
+    ValidateOptions enter;
+    enter.rows = options.rows;
+    enter.compose = false;
+    enter.row_sink = [&](const contacts::Contact& contact) -> core::Status {
+      rest.push_back({contact.row, contact.address,
+                      compose::make_message_id(campaign.id, contact.address, domain), ""});
+      if (rest.size() >= k_insert_batch) {
+        PB_TRY(journal->add_rows(rest, deps.clock->now()));
+        rest.clear();
+      }
+      return core::Ok{};
+    };
+    auto entered = validate_campaign(campaign, enter);
+    if (entered.ok() && !rest.empty()) {
+      if (auto added_rest = journal->add_rows(rest, deps.clock->now()); !added_rest.ok()) {
+        entered = std::move(added_rest).error();
+      }
+    }
+    if (!entered.ok()) {
+      composed = std::move(entered).error();
+    }
+  }
   // Makes the last outcomes durable too, not only the `submitting` records.
   const auto synced = journal->sync();
   if (auto error = run.journal_error()) {

@@ -39,6 +39,16 @@ core::Result<ValidationReport> validate_campaign(const config::Campaign& campaig
       report.errors.insert(report.errors.end(), row.problems.begin(), row.problems.end());
       continue;
     }
+    if (!options.compose) {
+      ++report.valid;
+      if (options.rows.contains(row.contact.row)) {
+        ++report.selected;
+        if (options.row_sink) {
+          PB_TRY(options.row_sink(row.contact));
+        }
+      }
+      continue;
+    }
     auto built = factory.build(row.contact, date, file, report.errors);
     if (!built) {
       continue;

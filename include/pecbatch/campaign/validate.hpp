@@ -41,6 +41,12 @@ struct ValidateOptions {
   // Checked before each row when set: false stops the pass early (the
   // report then covers the rows read so far).
   std::function<bool()> keep_going;
+  // false: rows are read and checked but no message is composed (no size
+  // or attachment checks either), and `row_sink` gets each selected row
+  // without problems instead of `sink`. For passes over a campaign already
+  // validated in full.
+  bool compose = true;
+  std::function<core::Status(const contacts::Contact&)> row_sink;
 };
 
 // Reads every contact row, checks it and composes its message: the whole

@@ -60,7 +60,10 @@ protected:
     m_deps.clock = &m_clock;
   }
 
-  static constexpr int k_rows = 40;
+  // More than the composer can hold ahead of the workers (two batches of 16
+  // queued and one being flushed), so that a stopped run cannot have
+  // reached the last rows.
+  static constexpr int k_rows = 120;
   static std::string address(int i) { return "dest" + std::to_string(i) + "@pec.test"; }
 
   campaign::SendReport send() {
@@ -200,6 +203,8 @@ TEST_F(SendLookAheadTest, AStoppedRunGivesBackTheRecordMadeAheadAndSendsNothingM
   // made while row 2's data went out, went back to queued.
   EXPECT_EQ(states.count(State::submitting), 0u);
   EXPECT_EQ(states[State::submitted], 2);
+  // Every row is in the journal, also those the run never reached.
+  EXPECT_EQ(states[State::queued], k_rows - 2);
   const auto row3 = j.find_current(compose::make_message_id("c1", address(3), "pec.test", 1))
                         .value()
                         .value();
@@ -208,6 +213,29 @@ TEST_F(SendLookAheadTest, AStoppedRunGivesBackTheRecordMadeAheadAndSendsNothingM
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[2].detail, "not sent: the run stopped");
   EXPECT_EQ(j.submissions_since(core::TimePoint{})->size(), 2u);
+  const auto last = j.find_current(compose::make_message_id("c1", address(k_rows), "pec.test", 1))
+                        .value()
+                        .value();
+  EXPECT_EQ(last.state, State::queued);
+  EXPECT_EQ(last.content_sha256, "");  // entered unplanned: never composed
+
+  // The next run plans the rest (no "changed" refusal for unplanned rows)
+  // and sends each remaining row once.
+  stop = false;
+  m_deps.observer = nullptr;
+  const auto second = send();
+  EXPECT_TRUE(second.changes.empty());
+  EXPECT_EQ(second.progress.submitted, static_cast<std::uint64_t>(k_rows - 2));
+  for (const auto& [rcpt, n] : sends()) {
+    EXPECT_EQ(n, 1) << rcpt;
+  }
+  EXPECT_EQ(sends().size(), static_cast<std::size_t>(k_rows));
+  auto again = journal();
+  ASSERT_TRUE(again.for_each({}, [&](const journal::RowRecord& row) {
+                     EXPECT_EQ(row.state, State::submitted) << row.address;
+                     EXPECT_FALSE(row.content_sha256.empty()) << row.address;
+                     return true;
+                   }).ok());
 }
 
 } // namespace
