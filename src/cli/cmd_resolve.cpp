@@ -71,16 +71,9 @@ int run_resolve(const ResolveOptions& options) {
                                 : "these rows again under new Message-IDs")
               << "\n";
   } else {
-    std::cout << "result      " << rows_word(report.requeued) << " abandoned and re-queued under "
-              << (report.requeued == 1 ? "a new Message-ID" : "new Message-IDs")
-              << "; 'pecbatch send " << options.campaign.campaign << " --yes' sends "
-              << (report.requeued == 1 ? "it" : "them") << "\n";
+    print_requeued(report.requeued, "abandoned and re-queued", options.campaign.campaign);
   }
-  if (report.refused > 0) {
-    print_error(rows_word(report.refused) + " cannot be sent again (see 'refused' above)");
-    return k_exit_data;
-  }
-  return k_exit_ok;
+  return resend_exit_code(report.refused);
 }
 
 } // namespace

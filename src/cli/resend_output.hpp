@@ -3,6 +3,9 @@
 // What `pecbatch retry` and `pecbatch resolve` share: who is acting (for
 // the journal's events) and the listing of the rows to send again.
 
+#include "exit_codes.hpp"
+#include "output.hpp"
+
 #include <pecbatch/campaign/retry.hpp>
 
 #include <pwd.h>
@@ -75,6 +78,24 @@ inline void print_resend_rows(const campaign::ResendReport& report) {
 
 inline std::string rows_word(std::uint64_t n) {
   return std::to_string(n) + (n == 1 ? " row" : " rows");
+}
+
+// The result line once rows were re-queued ("<n> rows <what> under new
+// Message-IDs; 'pecbatch send ...' sends them"), and the exit code: 65 when
+// some chosen rows cannot be sent again (listed as refused above).
+inline void print_requeued(std::uint64_t requeued, const std::string& what,
+                           const std::string& campaign) {
+  std::cout << "result      " << rows_word(requeued) << " " << what << " under "
+            << (requeued == 1 ? "a new Message-ID" : "new Message-IDs") << "; 'pecbatch send "
+            << campaign << " --yes' sends " << (requeued == 1 ? "it" : "them") << "\n";
+}
+
+inline int resend_exit_code(std::uint64_t refused) {
+  if (refused > 0) {
+    print_error(rows_word(refused) + " cannot be sent again (see 'refused' above)");
+    return k_exit_data;
+  }
+  return k_exit_ok;
 }
 
 } // namespace pecbatch::cli

@@ -16,6 +16,21 @@ SANDBOX = os.path.join(ROOT, "tools", "pec-sandbox", "pec-sandbox")
 PECBATCH = os.environ.get("PECBATCH", "pecbatch")
 
 
+def imap_commands(tls, bufsize=65536):
+    """For scripted IMAP servers in tests: yields (tag, command) for each
+    CRLF-ended line a client sends on `tls`, until it closes."""
+    buffer = b""
+    while True:
+        while b"\r\n" not in buffer:
+            chunk = tls.recv(bufsize)
+            if not chunk:
+                return
+            buffer += chunk
+        line, buffer = buffer.split(b"\r\n", 1)
+        tag, _, command = line.decode().partition(" ")
+        yield tag, command
+
+
 class SandboxTest(unittest.TestCase):
     """Starts one sandbox for the test class; each test gets its own
     campaign (own id, so Message-IDs never collide) and a clean control

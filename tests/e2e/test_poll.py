@@ -26,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sandbox_fixture import PECBATCH, SandboxTest  # noqa: E402
+from sandbox_fixture import PECBATCH, SandboxTest, imap_commands  # noqa: E402
 
 
 class Poll(SandboxTest):
@@ -500,15 +500,7 @@ class Poll(SandboxTest):
             tls = ctx.wrap_socket(raw, server_side=True)
             tls.settimeout(10)
             tls.sendall(b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] scripted\r\n")
-            buffer = b""
-            while True:
-                while b"\r\n" not in buffer:
-                    chunk = tls.recv(4096)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                line, buffer = buffer.split(b"\r\n", 1)
-                tag, _, command = line.decode().partition(" ")
+            for tag, command in imap_commands(tls, 4096):
                 commands.append(command)
                 out = b""
                 if command.startswith("CAPABILITY"):

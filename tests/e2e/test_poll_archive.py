@@ -26,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sandbox_fixture import PECBATCH, SandboxTest  # noqa: E402
+from sandbox_fixture import PECBATCH, SandboxTest, imap_commands  # noqa: E402
 
 ARCHIVE = "Archivio PEC"
 
@@ -223,15 +223,7 @@ class PollArchive(SandboxTest):
         def serve_tls(tls):
             tls.settimeout(10)
             tls.sendall(b"* OK [CAPABILITY %s] scripted\r\n" % caps)
-            buffer = b""
-            while True:
-                while b"\r\n" not in buffer:
-                    chunk = tls.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                line, buffer = buffer.split(b"\r\n", 1)
-                tag, _, command = line.decode().partition(" ")
+            for tag, command in imap_commands(tls):
                 state["commands"].append(command)
                 out, status = b"", b"OK done"
                 inbox = state["inbox"]
