@@ -1,5 +1,6 @@
 #include "journal_writer.hpp"
 
+#include <iterator>
 #include <utility>
 
 namespace pecbatch::campaign {
@@ -17,9 +18,25 @@ JournalWriter::Ticket JournalWriter::submit(journal::Change change) {
   // Wake the writer only when it has something new to do: work after an
   // empty queue, or a durable change that ends its linger. An outcome
   // added while it lingers would only wake it for nothing.
-  const bool wake = m_pending.empty() || (change.info.durable && !m_pending_durable);
+  const bool wake = (m_pending.empty() && m_pending_rows.empty()) ||
+                    (change.info.durable && !m_pending_durable);
   m_pending_durable = m_pending_durable || change.info.durable;
   m_pending.push_back(std::move(change));
+  if (wake) {
+    m_work.notify_one();
+  }
+  return ++m_submitted;
+}
+
+JournalWriter::Ticket JournalWriter::add(std::vector<journal::NewRow> rows,
+                                         core::TimePoint at) {
+  std::lock_guard lock(m_mutex);
+  const bool wake = m_pending.empty() && m_pending_rows.empty();
+  if (m_pending_rows.empty()) {
+    m_rows_at = at;
+  }
+  m_pending_rows.insert(m_pending_rows.end(), std::make_move_iterator(rows.begin()),
+                        std::make_move_iterator(rows.end()));
   if (wake) {
     m_work.notify_one();
   }
@@ -58,21 +75,25 @@ std::uint64_t JournalWriter::commits() const {
 
 void JournalWriter::loop() {
   std::vector<journal::Change> batch;
+  std::vector<journal::NewRow> rows;
+  core::TimePoint rows_at{};
   while (true) {
     Ticket last = 0;
     {
       std::unique_lock lock(m_mutex);
-      m_work.wait(lock, [&] { return !m_pending.empty() || m_stop; });
+      m_work.wait(lock,
+                  [&] { return !m_pending.empty() || !m_pending_rows.empty() || m_stop; });
       // Only outcomes so far: give the next record a moment to join them
       // (one commit per message instead of two). They are not durable
       // anyway; the linger only delays when a killed process would still
       // have them.
       m_work.wait_for(lock, m_linger,
                       [&] { return m_pending_durable || m_stop || m_error.has_value(); });
-      if (m_pending.empty() || m_error) {
+      if ((m_pending.empty() && m_pending_rows.empty()) || m_error) {
         // Stopping with nothing left, or failed: what is still queued is
         // never committed (its tickets fail with the error).
         m_pending.clear();
+        m_pending_rows.clear();
         m_pending_durable = false;
         if (m_stop) {
           return;
@@ -81,13 +102,16 @@ void JournalWriter::loop() {
       }
       batch.clear();
       batch.swap(m_pending);
+      rows.clear();
+      rows.swap(m_pending_rows);
+      rows_at = m_rows_at;
       m_pending_durable = false;
       last = m_submitted;
     }
     core::Status status = core::Ok{};
     {
       std::lock_guard journal_lock(m_journal_mutex);
-      status = m_journal.apply(batch);
+      status = m_journal.apply(rows, rows_at, batch);
     }
     std::optional<core::Error> failed;
     {

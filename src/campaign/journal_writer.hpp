@@ -24,6 +24,11 @@ namespace pecbatch::campaign {
 // up to `linger` for a durable record to share its transaction, so that a
 // message's outcome and the next message's record make one commit.
 //
+// New rows enter the same way (add): the composing thread gives them their
+// ids itself (Journal::next_row_id), so it hands their messages to the
+// workers without waiting; the rows are inserted before any transition
+// submitted after them, in the same commit or an earlier one.
+//
 // The journal is used under `journal_mutex`, which other threads of the
 // run hold for their own reads.
 class JournalWriter {
@@ -41,6 +46,10 @@ public:
 
   // Queues a transition; returns its ticket.
   Ticket submit(journal::Change change);
+
+  // Queues new rows (with their ids set, or not), entered at `at`; not
+  // durable by themselves. Returns the ticket of the insert.
+  Ticket add(std::vector<journal::NewRow> rows, core::TimePoint at);
 
   // Blocks until the transition of `ticket` (and every one before it) is
   // committed, durably if it was durable; the writer's error otherwise.
@@ -64,6 +73,8 @@ private:
   std::condition_variable m_work;
   std::condition_variable m_done;
   std::vector<journal::Change> m_pending;
+  std::vector<journal::NewRow> m_pending_rows;
+  core::TimePoint m_rows_at{};  // when the first of m_pending_rows was added
   bool m_pending_durable = false;  // some change in m_pending is durable
   Ticket m_submitted = 0;  // ticket of the last submitted change
   Ticket m_committed = 0;  // every ticket up to this one is committed

@@ -106,7 +106,7 @@ struct Job {
   std::string sent_sha256;  // of `bytes`, computed by the composing thread
 };
 
-// The job a worker takes while the current message's data goes out, and,
+// The next job a worker takes as the current message's attempt starts, and,
 // when the throttle allowed it, the ticket of its `submitting` record
 // already on its way to the disk (docs/sending.md, "Journal writes").
 struct Ahead {
@@ -206,10 +206,11 @@ public:
     return m_journal.find_current(message_id);
   }
 
-  core::Status add_rows(const std::vector<journal::NewRow>& rows) {
-    std::lock_guard lock(m_journal_mutex);
-    PB_TRY(m_journal.add_rows(rows, m_deps.clock->now()));
-    return core::Ok{};
+  // New rows, their ids set (Journal::next_row_id): inserted by the journal
+  // writer before any transition submitted after this call, so their jobs
+  // can go to the workers at once.
+  void add_rows(std::vector<journal::NewRow> rows) {
+    m_writer.add(std::move(rows), m_deps.clock->now());
   }
   core::Status update_pending_row(std::int64_t id, std::uint64_t row,
                                   const std::string& content) {
@@ -288,9 +289,10 @@ private:
     return move(job.record.id, State::submitting, std::move(start));
   }
 
-  // While the data of one message goes out, takes the next job and, if the
+  // As one message's attempt starts, takes the next job and, if the
   // throttle has a slot free now, starts its `submitting` commit, so that
-  // the disk's sync is done by the time that message's DATA comes.
+  // the disk's sync has this whole message's exchange to finish before
+  // that next message's DATA comes.
   void look_ahead(std::optional<Ahead>& ahead) {
     if (ahead) {
       return;
@@ -417,7 +419,6 @@ private:
         // `submitting` before the first byte leaves.
         PB_TRY(m_writer.wait(ticket));
         data_started = true;
-        look_ahead(ahead);
         return core::Ok{};
       };
 
@@ -426,6 +427,9 @@ private:
       envelope.rcpt_to = record.address;
       envelope.message_id = record.message_id;
       envelope.data = &job.bytes;
+      // Until this message's DATA, a crash leaves both rows `uncertain`
+      // with nothing of the next one sent (docs/sending.md).
+      look_ahead(ahead);
       const auto started = std::chrono::steady_clock::now();
       const auto result = transport.send(envelope, before_data);
       const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -745,6 +749,10 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
       *deps.clock, std::chrono::seconds(campaign.send.quiet_period_seconds));
   throttle.seed(history);
 
+  // Ids for the rows this run enters: only this process writes the journal
+  // (the lock is held), so the ones after the largest are free.
+  PB_TRY_ASSIGN(std::int64_t next_id, journal->next_row_id());
+
   Run run(campaign, deps, *journal, throttle, selected);
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < campaign.send.concurrency; ++i) {
@@ -755,19 +763,24 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   // before a worker gets it, in batches made durable by one flush of the
   // file system: the disk wait stays off the SMTP path, and no byte leaves
   // before its sent.eml survives a power loss. Rows new to the journal are
-  // entered (`queued`, durable, one transaction per batch) before their
-  // batch is handed out.
+  // entered (`queued`) by the journal writer before any record of theirs,
+  // under ids this thread gives them, so their batch is handed out without
+  // waiting; they are durable with the first `submitting` record after
+  // them.
   std::vector<Job> staged;
   std::vector<journal::NewRow> new_rows;
   std::uint64_t added = 0;
   std::uint64_t staged_bytes = 0;
-  const std::size_t batch_jobs = std::max<std::size_t>(16, 4 * campaign.send.concurrency);
+  // Each flush makes the disk busy for a while (about 1 ms for 16 messages
+  // of 20 KB here), and the journal's sync made meanwhile waits for it:
+  // fewer, larger batches stall the workers less often (docs/performance.md).
+  const std::size_t batch_jobs = std::max<std::size_t>(64, 4 * campaign.send.concurrency);
   constexpr std::uint64_t k_batch_bytes = 16u << 20;
   run.set_queue_capacity(2 * batch_jobs, 2 * k_batch_bytes);
   auto flush_staged = [&]() -> core::Status {
     if (!new_rows.empty()) {
-      PB_TRY(run.add_rows(new_rows));
       added += new_rows.size();
+      run.add_rows(std::move(new_rows));
       new_rows.clear();
     }
     if (staged.empty()) {
@@ -775,14 +788,6 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     }
     PB_TRY(core::sync_filesystem(campaign.output_dir));
     for (auto& job : staged) {
-      if (job.record.id == 0) {
-        PB_TRY_ASSIGN(auto record, run.find(job.record.message_id));
-        if (!record) {
-          return make_error(ErrorKind::internal,
-                            "journal: row " + job.record.message_id + " missing after insert");
-        }
-        job.record = std::move(*record);
-      }
       run.push(std::move(job));
     }
     staged.clear();
@@ -823,12 +828,14 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
       PB_TRY_ASSIGN(record, run.find(spec.message_id));
     }
     if (!record) {
-      new_rows.push_back({contact.row, contact.address, spec.message_id, content_sha256(bytes)});
+      new_rows.push_back(
+          {contact.row, contact.address, spec.message_id, content_sha256(bytes), next_id++});
       if (limit_reached()) {
         return new_rows.size() >= k_insert_batch ? flush_staged() : core::Ok{};
       }
       ++handed_out;
-      journal::RowRecord fresh;  // id 0: filled in when the batch is flushed
+      journal::RowRecord fresh;  // as the journal writer will enter it
+      fresh.id = new_rows.back().id;
       fresh.row = contact.row;
       fresh.address = contact.address;
       fresh.message_id = spec.message_id;

@@ -415,26 +415,27 @@ Journal::meta_with_prefix(const std::string& prefix) {
   return out;
 }
 
-core::Result<std::uint64_t> Journal::add_rows(const std::vector<NewRow>& rows,
-                                              core::TimePoint at) {
-  if (!m_impl) {
-    return moved_from();
-  }
-  auto& db = *m_impl->db;
+namespace {
+
+// Inserts the rows not yet known (by Message-ID), each `queued` with a
+// creation event, inside the caller's transaction. Returns how many.
+core::Result<std::uint64_t> insert_rows(sqlite::Db& db, std::span<const NewRow> rows,
+                                        core::TimePoint at) {
   for (const NewRow& row : rows) {
     if (row.message_id.empty()) {
       return internal_error(db, "row " + std::to_string(row.row) + " has no Message-ID");
     }
   }
   const long long at_ms = core::to_unix_ms(at);
-  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
   std::uint64_t added = 0;
   for (const NewRow& row : rows) {
     {
+      // An explicit id (NewRow::id) that is taken fails the insert: the
+      // caller's later transitions would name another row.
       PB_TRY_ASSIGN(sqlite::Query q,
-                    db.query("INSERT INTO rows(row, address, message_id, state, "
+                    db.query("INSERT INTO rows(id, row, address, message_id, state, "
                              "content_sha256, created_ms, updated_ms) "
-                             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6) "
+                             "VALUES(?7, ?1, ?2, ?3, ?4, ?5, ?6, ?6) "
                              "ON CONFLICT(message_id) DO NOTHING"));
       q->bind_int64(1, static_cast<std::int64_t>(row.row));
       q->bind_text(2, row.address);
@@ -442,17 +443,51 @@ core::Result<std::uint64_t> Journal::add_rows(const std::vector<NewRow>& rows,
       q->bind_text(4, to_string(State::queued));
       q->bind_text(5, row.content_sha256);
       q->bind_int64(6, at_ms);
+      if (row.id != 0) {
+        q->bind_int64(7, row.id);
+      }
       PB_TRY(q->run());
     }
     if (db.changes() == 0) {
+      if (row.id != 0) {
+        return internal_error(db, "row " + std::to_string(row.row) + " (" + row.address +
+                                      "): Message-ID " + row.message_id +
+                                      " already in the journal");
+      }
       continue;  // known Message-ID: left untouched
     }
     ++added;
     PB_TRY(append_event(db, EventData{db.last_insert_rowid(), at, std::nullopt,
                                       State::queued, 0, {}, {}, "added"}));
   }
+  return added;
+}
+
+} // namespace
+
+core::Result<std::uint64_t> Journal::add_rows(const std::vector<NewRow>& rows,
+                                              core::TimePoint at) {
+  if (!m_impl) {
+    return moved_from();
+  }
+  auto& db = *m_impl->db;
+  PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  PB_TRY_ASSIGN(const auto added, insert_rows(db, rows, at));
   PB_TRY(txn.commit());
   return added;
+}
+
+core::Result<std::int64_t> Journal::next_row_id() {
+  if (!m_impl) {
+    return moved_from();
+  }
+  PB_TRY_ASSIGN(sqlite::Query q,
+                m_impl->db->query("SELECT coalesce(max(id), 0) + 1 FROM rows"));
+  PB_TRY_ASSIGN(const bool has_row, q->step());
+  if (!has_row) {
+    return internal_error(*m_impl->db, "next_row_id: no result");
+  }
+  return q->column_int64(0);
 }
 
 core::Status Journal::update_pending_row(std::int64_t id, std::uint64_t row,
@@ -598,10 +633,15 @@ core::Status Journal::transition(std::int64_t id, State to, const Transition& in
 }
 
 core::Status Journal::apply(std::span<const Change> changes) {
+  return apply({}, {}, changes);
+}
+
+core::Status Journal::apply(std::span<const NewRow> rows, core::TimePoint rows_at,
+                            std::span<const Change> changes) {
   if (!m_impl) {
     return moved_from();
   }
-  if (changes.empty()) {
+  if (rows.empty() && changes.empty()) {
     return core::Ok{};
   }
   auto& db = *m_impl->db;
@@ -612,6 +652,7 @@ core::Status Journal::apply(std::span<const Change> changes) {
     relaxed.emplace(std::move(guard));
   }
   PB_TRY_ASSIGN(auto txn, sqlite::Transaction::begin(db));
+  PB_TRY(insert_rows(db, rows, rows_at));
   for (const auto& [id, to, info] : changes) {
     // Read inside the write transaction: no other process can change the
     // state between this check and the commit.

@@ -82,6 +82,11 @@ struct NewRow {
   std::string address;
   std::string message_id;
   std::string content_sha256;
+  // 0: the journal picks the row's id. Otherwise the id to give it, taken
+  // from next_row_id() by the only writer of the journal (the sender, under
+  // the campaign lock), so that it can refer to the row before the insert
+  // is committed.
+  std::int64_t id = 0;
 };
 
 // What a transition carries besides the new state.
@@ -220,6 +225,10 @@ public:
   // Returns how many were added.
   core::Result<std::uint64_t> add_rows(const std::vector<NewRow>& rows, core::TimePoint at);
 
+  // The id the next row added without one would get (1 + the largest so
+  // far): the first of the ids a writer may give its own new rows.
+  core::Result<std::int64_t> next_row_id();
+
   // Updates a queued or deferred row's row number and content hash (after
   // the user accepted changed inputs). Never touches other states.
   core::Status update_pending_row(std::int64_t id, std::uint64_t row,
@@ -253,6 +262,13 @@ public:
   // durable too). The sender's journal writer groups the records of several
   // messages and workers into one commit this way (group commit).
   core::Status apply(std::span<const Change> changes);
+
+  // The same, adding `rows` (as add_rows does, at `rows_at`) first, in the
+  // same transaction: new rows and the transitions of rows added by an
+  // earlier call or this one commit together. Adding rows alone makes no
+  // durable commit: they are durable with the next durable one.
+  core::Status apply(std::span<const NewRow> rows, core::TimePoint rows_at,
+                     std::span<const Change> changes);
 
   // Makes every commit so far durable (also those made with
   // Transition::durable = false): a WAL checkpoint, which syncs the log.

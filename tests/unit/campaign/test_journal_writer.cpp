@@ -167,4 +167,78 @@ TEST_F(JournalWriterTest, WithoutLingerAnOutcomeIsCommittedAlone) {
   EXPECT_EQ(journal.get(a)->state, State::submitted);
 }
 
+TEST_F(JournalWriterTest, NewRowsAreInsertedBeforeTheChangesSubmittedAfterThem) {
+  Journal journal = open_journal();
+  const auto known = add_one(journal, 1, "known");
+  const std::int64_t first_id = journal.next_row_id().value();
+  EXPECT_EQ(first_id, known + 1);
+  NewRow a = new_row(2, "a");
+  a.id = first_id;
+  NewRow b = new_row(3, "b");
+  b.id = first_id + 1;
+  std::mutex journal_mutex;
+  JournalWriter writer(journal, journal_mutex, [](const core::Error&) {},
+                       std::chrono::minutes(10));
+  {
+    // One commit for all of it: the writer is held off until everything
+    // is queued, and the rows must come first in it.
+    std::lock_guard busy(journal_mutex);
+    writer.add({a, b}, at_ms(5));
+    writer.submit(change(b.id, State::submitting, 10));
+  }
+  const auto last = writer.submit(change(a.id, State::submitting, 20));
+  ASSERT_TRUE(writer.wait(last).ok());
+  EXPECT_LE(writer.commits(), 2u);
+  ASSERT_TRUE(writer.finish().ok());
+
+  const auto row_a = journal.find_by_message_id(a.message_id).value();
+  ASSERT_TRUE(row_a.has_value());
+  EXPECT_EQ(row_a->id, a.id);
+  EXPECT_EQ(row_a->row, 2u);
+  EXPECT_EQ(row_a->content_sha256, "sha-a");
+  EXPECT_EQ(row_a->state, State::submitting);
+  EXPECT_EQ(journal.get(b.id)->state, State::submitting);
+  EXPECT_EQ(journal.get(b.id)->created, at_ms(5));
+  const auto events = journal.events(b.id).value();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].from, std::nullopt);
+  EXPECT_EQ(events[0].to, State::queued);
+  EXPECT_EQ(events[1].to, State::submitting);
+}
+
+TEST_F(JournalWriterTest, RowsAloneAreCommittedAfterTheLinger) {
+  Journal journal = open_journal();
+  NewRow a = new_row(1, "a");
+  a.id = journal.next_row_id().value();
+  std::mutex journal_mutex;
+  JournalWriter writer(journal, journal_mutex, [](const core::Error&) {},
+                       std::chrono::milliseconds(0));
+  ASSERT_TRUE(writer.wait(writer.add({a}, at_ms(0))).ok());
+  EXPECT_EQ(writer.commits(), 1u);
+  std::lock_guard lock(journal_mutex);
+  EXPECT_EQ(journal.get(a.id)->state, State::queued);
+}
+
+TEST_F(JournalWriterTest, AnIdAlreadyTakenFailsTheRunInsteadOfNamingAnotherRow) {
+  Journal journal = open_journal();
+  const auto known = add_one(journal, 1, "known");
+  NewRow again = new_row(1, "known");  // same Message-ID, a fresh id
+  again.id = known + 1;
+  NewRow clash = new_row(2, "clash");  // a fresh Message-ID, a taken id
+  clash.id = known;
+  for (const auto& row : {again, clash}) {
+    std::mutex journal_mutex;
+    std::atomic<int> errors{0};
+    JournalWriter writer(journal, journal_mutex, [&](const core::Error&) { ++errors; },
+                         std::chrono::milliseconds(0));
+    writer.add({row}, at_ms(0));
+    const auto status = writer.wait(writer.submit(change(row.id, State::submitting, 10)));
+    ASSERT_FALSE(status.ok()) << row.message_id;
+    EXPECT_FALSE(writer.finish().ok());
+    EXPECT_EQ(errors.load(), 1);
+  }
+  EXPECT_EQ(journal.get(known)->state, State::queued);
+  EXPECT_FALSE(journal.find_by_message_id(clash.message_id)->has_value());
+}
+
 } // namespace

@@ -60,10 +60,10 @@ protected:
     m_deps.clock = &m_clock;
   }
 
-  // More than the composer can hold ahead of the workers (two batches of 16
+  // More than the composer can hold ahead of the workers (two batches of 64
   // queued and one being flushed), so that a stopped run cannot have
   // reached the last rows.
-  static constexpr int k_rows = 120;
+  static constexpr int k_rows = 240;
   static std::string address(int i) { return "dest" + std::to_string(i) + "@pec.test"; }
 
   campaign::SendReport send() {

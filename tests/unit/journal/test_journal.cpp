@@ -811,6 +811,58 @@ TEST_F(JournalTest, ApplyIsAllOrNothing) {
   EXPECT_EQ(raw.text("SELECT state FROM rows WHERE id = " + std::to_string(a)), "submitting");
 }
 
+TEST_F(JournalTest, ApplyAddsRowsFirstAndAllOrNothing) {
+  Journal journal = open_journal();
+  EXPECT_EQ(journal.next_row_id().value(), 1);
+  const auto a = add_one(journal, 1, "a");
+  EXPECT_EQ(journal.next_row_id().value(), a + 1);
+  NewRow b = new_row(2, "b");
+  b.id = a + 5;  // a gap is fine: the id is the caller's
+  NewRow c = new_row(3, "c");  // no id: the journal picks one
+  Transition start;
+  start.at = at_ms(10);
+  start.new_attempt = true;
+  const std::vector<NewRow> rows = {b, c};
+  const std::vector<Change> changes = {{b.id, State::submitting, start}};
+  ASSERT_TRUE(journal.apply(rows, at_ms(7), changes).ok());
+  EXPECT_EQ(journal.get(b.id)->state, State::submitting);
+  EXPECT_EQ(journal.get(b.id)->created, at_ms(7));
+  const auto row_c = journal.find_by_message_id(c.message_id).value();
+  ASSERT_TRUE(row_c.has_value());
+  EXPECT_EQ(row_c->id, b.id + 1);
+  EXPECT_EQ(journal.next_row_id().value(), b.id + 2);
+
+  // An illegal change undoes the rows of its transaction too.
+  NewRow d = new_row(4, "d");
+  d.id = journal.next_row_id().value();
+  const std::vector<Change> illegal = {{d.id, State::submitted, start}};
+  ASSERT_FALSE(journal.apply(std::vector<NewRow>{d}, at_ms(8), illegal).ok());
+  EXPECT_FALSE(journal.find_by_message_id(d.message_id)->has_value());
+  // Rows alone, no change: committed.
+  ASSERT_TRUE(journal.apply(std::vector<NewRow>{d}, at_ms(9), {}).ok());
+  EXPECT_EQ(journal.get(d.id)->state, State::queued);
+  EXPECT_EQ(journal.events(d.id)->size(), 1u);
+}
+
+TEST_F(JournalTest, AnExplicitIdNeverLandsOnAnotherRow) {
+  Journal journal = open_journal();
+  const auto a = add_one(journal, 1, "a");
+  NewRow same_message = new_row(1, "a");
+  same_message.id = a + 1;
+  auto added = journal.add_rows({same_message}, at_ms(0));
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.error().kind, core::ErrorKind::internal);
+  EXPECT_NE(added.error().message.find("already in the journal"), std::string::npos)
+      << added.error().message;
+  NewRow taken_id = new_row(2, "b");
+  taken_id.id = a;
+  EXPECT_FALSE(journal.add_rows({taken_id}, at_ms(0)).ok());
+  EXPECT_FALSE(journal.find_by_message_id(taken_id.message_id)->has_value());
+  EXPECT_EQ(journal.counts()->at(State::queued), 1u);
+  // Without an id a known Message-ID is still left untouched.
+  EXPECT_EQ(journal.add_rows({new_row(1, "a")}, at_ms(0)).value(), 0u);
+}
+
 TEST_F(JournalTest, AnAttemptEndedBeforeDataIsNotASubmission) {
   Journal journal = open_journal();
   const auto refused = add_one(journal, 1, "refused");
