@@ -254,7 +254,11 @@ private:
     Job job = std::move(m_queue.front());
     m_queue.pop_front();
     m_queue_bytes -= job.bytes.size();
-    m_queue_space.notify_one();
+    // The composer refills in bulk: woken once half the queue is free, not
+    // for every job taken (a wake-up per message costs both threads).
+    if (m_queue.size() <= m_queue_jobs / 2 && m_queue_bytes <= m_queue_max_bytes / 2) {
+      m_queue_space.notify_one();
+    }
     return job;
   }
 

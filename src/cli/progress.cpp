@@ -18,6 +18,7 @@ namespace pecbatch::cli {
 namespace {
 
 constexpr auto k_plain_interval = std::chrono::seconds(10);
+constexpr auto k_tty_interval = std::chrono::milliseconds(100);
 
 std::string progress_text(const campaign::SendProgress& p) {
   std::string text = "sent " + std::to_string(p.submitted) + "/" + std::to_string(p.total);
@@ -62,17 +63,21 @@ void SendConsole::on_attempt(const campaign::AttemptRecord& a) {
   std::lock_guard lock(m_mutex);
   // One structured record per attempt (never a password, never a body).
   const std::string& text = a.reply.text.empty() ? a.detail : a.reply.text;
-  log(a.outcome == dispatch::Outcome::accepted ? LogLevel::info : LogLevel::warning, "attempt",
-      {{"campaign", m_campaign_id},
-       {"row", static_cast<std::int64_t>(a.row)},
-       {"rcpt", a.address},
-       {"message_id", a.message_id},
-       {"attempt", static_cast<std::int64_t>(a.attempt)},
-       {"code", static_cast<std::int64_t>(a.reply.code)},
-       {"enhanced", a.reply.enhanced},
-       {"outcome", std::string(dispatch::to_string(a.outcome))},
-       {"elapsed_ms", static_cast<std::int64_t>(a.elapsed.count())},
-       {"text", text}});
+  const LogLevel level =
+      a.outcome == dispatch::Outcome::accepted ? LogLevel::info : LogLevel::warning;
+  if (log_enabled(level)) {
+    log(level, "attempt",
+        {{"campaign", m_campaign_id},
+         {"row", static_cast<std::int64_t>(a.row)},
+         {"rcpt", a.address},
+         {"message_id", a.message_id},
+         {"attempt", static_cast<std::int64_t>(a.attempt)},
+         {"code", static_cast<std::int64_t>(a.reply.code)},
+         {"enhanced", a.reply.enhanced},
+         {"outcome", std::string(dispatch::to_string(a.outcome))},
+         {"elapsed_ms", static_cast<std::int64_t>(a.elapsed.count())},
+         {"text", text}});
+  }
   using dispatch::Outcome;
   if (m_mode != ProgressMode::quiet &&
       (a.outcome == Outcome::permanent || a.outcome == Outcome::unknown)) {
@@ -87,11 +92,16 @@ void SendConsole::on_attempt(const campaign::AttemptRecord& a) {
 
 void SendConsole::on_progress(const campaign::SendProgress& p) {
   std::lock_guard lock(m_mutex);
+  const auto now = std::chrono::steady_clock::now();
   if (m_mode == ProgressMode::tty) {
-    std::cerr << "\r\x1b[K[" << progress_text(p) << "]" << std::flush;
-    m_line_shown = true;
+    // Redrawn at most ten times a second: one write per message would cost
+    // the sender more than the terminal shows.
+    if (p.remaining == 0 || !m_line_shown || now - m_last_tty >= k_tty_interval) {
+      std::cerr << "\r\x1b[K[" << progress_text(p) << "]" << std::flush;
+      m_line_shown = true;
+      m_last_tty = now;
+    }
   } else if (m_mode == ProgressMode::plain) {
-    const auto now = std::chrono::steady_clock::now();
     if (p.remaining == 0 || now - m_last_plain >= k_plain_interval) {
       std::cerr << "pecbatch: " << progress_text(p) << '\n';
       m_last_plain = now;

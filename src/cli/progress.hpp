@@ -37,6 +37,7 @@ private:
   std::mutex m_mutex;
   bool m_line_shown = false;
   std::chrono::steady_clock::time_point m_last_plain{};
+  std::chrono::steady_clock::time_point m_last_tty{};
 };
 
 } // namespace pecbatch::cli
