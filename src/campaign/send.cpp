@@ -805,7 +805,10 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     if (ec) {
       return make_error(ErrorKind::io, evidence.string() + ": " + ec.message());
     }
-    PB_TRY(core::write_file_atomic(evidence / "sent.eml", job.bytes, core::Flush::later));
+    // Written once, read back only by `evidence` and reports: large ones
+    // bypass the page cache (docs/performance.md, "2 MB").
+    PB_TRY(core::write_file_atomic(evidence / "sent.eml", job.bytes,
+                                   core::Flush::later_uncached));
     job.sent_sha256 = core::sha256_hex(job.bytes);
     staged_bytes += job.bytes.size();
     staged.push_back(std::move(job));

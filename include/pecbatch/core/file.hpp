@@ -16,6 +16,11 @@ Result<std::string> read_file(const std::filesystem::path& path);
 enum class Flush {
   now,    // fsync'ed before the rename
   later,  // left to the page cache: see sync_filesystem()
+  // As `later`, for files written once and not read back soon (evidence):
+  // contents of 1 MiB or more go to the disk without the page cache
+  // (O_DIRECT, where the file system allows it), which spares the kernel
+  // copying them into new cache pages. Durable with sync_filesystem() too.
+  later_uncached,
 };
 
 // Writes `data` to `path` atomically: a temporary file in the same directory,
