@@ -112,6 +112,7 @@ struct Job {
 struct Ahead {
   Job job;
   std::optional<std::uint64_t> ticket;
+  core::TimePoint slot{};  // when its throttle slot was taken (with the ticket)
 };
 
 // Everything the workers share. The journal is written by the journal
@@ -175,7 +176,7 @@ public:
       if (ahead) {
         Ahead next = std::move(*ahead);
         ahead.reset();
-        process(*transport, next.job, next.ticket, ahead);
+        process(*transport, next.job, next.ticket, next.slot, ahead);
         continue;
       }
       std::optional<Job> job;
@@ -194,7 +195,7 @@ public:
         }
         job = take_front(lock);
       }
-      process(*transport, *job, std::nullopt, ahead);
+      process(*transport, *job, std::nullopt, {}, ahead);
     }
     transport->close();
   }
@@ -270,16 +271,25 @@ private:
     return take_front(lock);
   }
 
-  // A slot from the throttle if one is free now, without waiting.
-  bool try_take_slot() {
+  // A slot from the throttle if one is free now, without waiting: the time
+  // it was recorded at.
+  std::optional<core::TimePoint> try_take_slot() {
     std::lock_guard lock(m_throttle_mutex);
     const auto slot = m_throttle.next_slot();
     const auto now = m_deps.clock->now();
     if (slot > now) {
-      return false;
+      return std::nullopt;
     }
     m_throttle.record(now);
-    return true;
+    return now;
+  }
+
+  // A slot taken ahead (at `taken`) now that its message really starts:
+  // the provider counts it from now, and so must the throttle, or a slow
+  // exchange before it would let the next minute hold one too many.
+  void slot_starts_now(core::TimePoint taken) {
+    std::lock_guard lock(m_throttle_mutex);
+    m_throttle.retime(taken, m_deps.clock->now());
   }
 
   // The `submitting` record of an attempt: made before MAIL FROM (or while
@@ -305,8 +315,9 @@ private:
     if (!job) {
       return;
     }
-    ahead.emplace(Ahead{std::move(*job), std::nullopt});
-    if (try_take_slot()) {
+    ahead.emplace(Ahead{std::move(*job), std::nullopt, {}});
+    if (const auto slot = try_take_slot()) {
+      ahead->slot = *slot;
       ahead->ticket = start_attempt(ahead->job, ahead->job.record.attempts + 1);
     }
   }
@@ -391,9 +402,11 @@ private:
 
   // Sends one job, retrying transient failures. `committed` is the ticket
   // of its `submitting` record when the look-ahead already made it (the
-  // throttle slot taken then). May leave the next job in `ahead`.
+  // throttle slot taken then, at `slot_taken`). May leave the next job in
+  // `ahead`.
   void process(dispatch::Transport& transport, Job& job,
-               std::optional<JournalWriter::Ticket> committed, std::optional<Ahead>& ahead) {
+               std::optional<JournalWriter::Ticket> committed, core::TimePoint slot_taken,
+               std::optional<Ahead>& ahead) {
     const auto& record = job.record;
     unsigned attempt_in_run = 0;
 
@@ -402,6 +415,7 @@ private:
       if (committed) {
         ticket = *committed;
         committed.reset();
+        slot_starts_now(slot_taken);
         ++attempt_in_run;
       } else {
         if (!take_slot()) {

@@ -141,6 +141,15 @@ void Throttle::release_last() {
   }
 }
 
+void Throttle::retime(core::TimePoint from, core::TimePoint to) {
+  const auto after = std::upper_bound(m_times.begin(), m_times.end(), from);
+  if (after == m_times.begin() || *std::prev(after) != from || to <= from) {
+    return;
+  }
+  m_times.erase(std::prev(after));
+  record(to);
+}
+
 void Throttle::slow_down() {
   restore_if_quiet();
   const core::TimePoint now = m_clock.now();

@@ -52,6 +52,13 @@ public:
   // (failed before DATA), so it does not count against the quota.
   void release_last();
 
+  // Moves a submission recorded at `from` to `to` (later): for a slot
+  // taken ahead of the message's start (the sender's look-ahead), counted
+  // from when the provider really sees it begin. Only ever more cautious:
+  // the slot went on counting from `from` until now. Nothing happens when
+  // no submission is recorded at `from`.
+  void retime(core::TimePoint from, core::TimePoint to);
+
   void slow_down();
   unsigned effective_per_minute() const;  // 0 = no limit
 

@@ -66,9 +66,10 @@ protected:
   static constexpr int k_rows = 240;
   static std::string address(int i) { return "dest" + std::to_string(i) + "@pec.test"; }
 
-  campaign::SendReport send() {
+  campaign::SendReport send(std::optional<std::uint64_t> limit = std::nullopt) {
     campaign::SendOptions options;
     options.execute = true;
+    options.limit = limit;
     options.date = 1'795'000'000;
     auto report = campaign::send_campaign(m_campaign, options, m_deps);
     EXPECT_TRUE(report.ok()) << report.error().message;
@@ -239,3 +240,28 @@ TEST_F(SendLookAheadTest, AStoppedRunGivesBackTheRecordMadeAheadAndSendsNothingM
 }
 
 } // namespace
+
+TEST_F(SendLookAheadTest, ASlotTakenAheadCountsFromWhenItsMessageReallyStarts) {
+  // 2 a minute, and a provider that takes 30 s over the first message: the
+  // second row's slot and record are taken ahead at t0, its message starts
+  // at t0 + 30 s. Counted from t0, the slot would free itself at t0 + 61 s
+  // and let the third and fourth messages both start then: three in the
+  // provider's minute from t0 + 30 s.
+  using namespace std::chrono_literals;
+  m_campaign.limits.rate_per_minute = 2;
+  std::vector<core::TimePoint> starts;
+  m_fake.set_script([&](const dispatch::Envelope&, std::size_t index) {
+    starts.push_back(m_clock.now());
+    if (index == 0) {
+      m_clock.advance(30s);
+    }
+    return FakeTransport::Step(FakeTransport::accepted());
+  });
+  const auto report = send(6);
+  EXPECT_EQ(report.progress.submitted, 6u);
+  ASSERT_EQ(starts.size(), 6u);
+  EXPECT_EQ(starts[1] - starts[0], 30s);  // the look-ahead did take its slot
+  for (std::size_t i = 0; i + 2 < starts.size(); ++i) {
+    EXPECT_GE(starts[i + 2] - starts[i], 60s) << "three starts within a minute from #" << i;
+  }
+}

@@ -189,6 +189,25 @@ TEST_F(ThrottleTest, ReleaseLastGivesTheSlotBack) {
   EXPECT_EQ(throttle.next_slot(), now);
 }
 
+TEST_F(ThrottleTest, RetimeCountsASlotFromWhenItsMessageStarts) {
+  Throttle throttle(Rates{2, 0, 0}, clock);
+  const TimePoint t0 = clock.now();
+  throttle.record(t0);
+  throttle.record(t0);  // taken ahead; its message starts only at t0 + 30 s
+  clock.advance(30s);
+  throttle.retime(t0, t0 + 30s);
+  // Full until the first leaves the window, then one slot until the
+  // second (now at t0 + 30 s) leaves it too.
+  EXPECT_EQ(throttle.next_slot(), t0 + k_minute);
+  clock.advance(k_minute - 30s);
+  throttle.record(clock.now());
+  EXPECT_EQ(throttle.next_slot(), t0 + 30s + k_minute);
+  // Unknown times and moves backwards change nothing.
+  throttle.retime(t0 - 5s, clock.now());
+  throttle.retime(t0 + 30s, t0 + 10s);
+  EXPECT_EQ(throttle.next_slot(), t0 + 30s + k_minute);
+}
+
 TEST_F(ThrottleTest, SlowDownHalvesDownToOne) {
   Throttle throttle(Rates{12, 0, 0}, clock, 300s);
   EXPECT_EQ(throttle.effective_per_minute(), 12u);
