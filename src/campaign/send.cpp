@@ -129,6 +129,7 @@ public:
         m_rng(std::random_device{}()) {
     m_progress.total = total;
     m_progress.remaining = total;
+    m_started = deps.clock->now();
   }
 
   bool stopping() const {
@@ -384,9 +385,28 @@ private:
         std::lock_guard throttle_lock(m_throttle_mutex);
         m_progress.rate_per_minute = m_throttle.effective_per_minute();
       }
+      // The observed rate: rows finished in the last minute, over that
+      // minute or over the time since the run started if shorter.
+      const auto now = m_deps.clock->now();
+      m_finished.push_back(now);
+      while (now - m_finished.front() > std::chrono::minutes(1)) {
+        m_finished.pop_front();
+      }
+      const auto span = std::min<core::Duration>(
+          std::chrono::duration_cast<core::Duration>(now - m_started), std::chrono::minutes(1));
+      if (span >= std::chrono::seconds(1)) {
+        m_progress.observed_per_minute =
+            static_cast<double>(m_finished.size()) * 60'000.0 / static_cast<double>(span.count());
+      }
       config::Limits limits = m_campaign.limits;
       limits.rate_per_minute = m_progress.rate_per_minute;
       m_progress.eta = estimate_duration(m_progress.remaining + 1, limits);
+      if (m_progress.observed_per_minute > 0) {
+        const auto observed = std::chrono::seconds(static_cast<std::int64_t>(
+            60.0 * static_cast<double>(m_progress.remaining) / m_progress.observed_per_minute +
+            0.5));
+        m_progress.eta = std::max(m_progress.eta, observed);
+      }
       snapshot = m_progress;
     }
     if (m_deps.observer) {
@@ -561,6 +581,8 @@ private:
   std::mutex m_throttle_mutex;
   std::mutex m_progress_mutex;
   SendProgress m_progress;
+  core::TimePoint m_started{};               // for the observed rate
+  std::deque<core::TimePoint> m_finished;    // rows finished in the last minute
   std::optional<core::Error> m_fatal;
   std::optional<core::Error> m_journal_error;
   std::atomic<bool> m_fatal_stop{false};

@@ -32,10 +32,22 @@ std::string progress_text(const campaign::SendProgress& p) {
     text += " | uncertain " + std::to_string(p.uncertain);
   }
   text += " | remaining " + std::to_string(p.remaining);
-  if (p.rate_per_minute > 0) {
-    text += " | " + std::to_string(p.rate_per_minute) + "/min";
+  // The rate observed, then the limit in force (lowered after throttling).
+  std::string rate;
+  if (p.observed_per_minute > 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, p.observed_per_minute < 10 ? "%.1f/min" : "%.0f/min",
+                  p.observed_per_minute);
+    rate = buf;
   }
-  if (p.remaining > 0) {
+  if (p.rate_per_minute > 0) {
+    rate += (rate.empty() ? "" : ", ") + std::string("limit ") +
+            std::to_string(p.rate_per_minute) + "/min";
+  }
+  if (!rate.empty()) {
+    text += " | " + rate;
+  }
+  if (p.remaining > 0 && p.eta.count() > 0) {
     text += " | ETA " + campaign::format_duration(p.eta);
   }
   return text;

@@ -48,6 +48,11 @@ struct SendProgress {
   std::uint64_t uncertain = 0;
   std::uint64_t remaining = 0;
   unsigned rate_per_minute = 0;  // in force now (0 = no limit)
+  // Rows finished per minute over the last minute (or since the run
+  // started, when that is shorter); 0 until a second has passed.
+  double observed_per_minute = 0;
+  // Time left at the rate in force or at the observed rate, whichever is
+  // slower; 0 when neither is known yet (no limit, first second).
   std::chrono::seconds eta{0};
 };
 

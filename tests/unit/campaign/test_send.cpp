@@ -265,3 +265,37 @@ TEST_F(SendLookAheadTest, ASlotTakenAheadCountsFromWhenItsMessageReallyStarts) {
     EXPECT_GE(starts[i + 2] - starts[i], 60s) << "three starts within a minute from #" << i;
   }
 }
+
+// Keeps every progress snapshot of a run.
+class ProgressRecorder final : public campaign::SendObserver {
+public:
+  void on_progress(const campaign::SendProgress& progress) override {
+    m_seen.push_back(progress);
+  }
+  const std::vector<campaign::SendProgress>& seen() const { return m_seen; }
+
+private:
+  std::vector<campaign::SendProgress> m_seen;
+};
+
+TEST_F(SendLookAheadTest, ProgressShowsTheObservedRateAndAnEtaWithoutALimit) {
+  // No rate limit, and a provider taking 2 s per message: 30 a minute.
+  using namespace std::chrono_literals;
+  m_fake.set_script([&](const dispatch::Envelope&, std::size_t) {
+    m_clock.advance(2s);
+    return FakeTransport::Step(FakeTransport::accepted());
+  });
+  ProgressRecorder recorder;
+  m_deps.observer = &recorder;
+  const auto report = send(40);
+  ASSERT_EQ(report.progress.submitted, 40u);
+  const auto& seen = recorder.seen();
+  ASSERT_EQ(seen.size(), 40u);
+  EXPECT_EQ(seen[0].rate_per_minute, 0u);  // no limit in force
+  // After a minute of sending the window is full: 30 rows in 60 s.
+  const auto& later = seen[35];
+  EXPECT_EQ(later.remaining, 4u);
+  EXPECT_NEAR(later.observed_per_minute, 30.0, 1.0);
+  EXPECT_NEAR(static_cast<double>(later.eta.count()), 8.0, 1.0);
+  EXPECT_EQ(seen.back().remaining, 0u);
+}

@@ -86,3 +86,29 @@ TEST(SendConsoleTest, QuietPrintsNothing) {
   std::chrono::milliseconds took{};
   EXPECT_EQ(run(ProgressMode::quiet, 100, &took), "");
 }
+
+TEST(SendConsoleTest, TheLineShowsTheObservedRateTheLimitAndAKnownEta) {
+  auto line = [](double observed, unsigned limit, std::chrono::seconds eta) {
+    CaptureStderr capture;
+    {
+      SendConsole console("c1", ProgressMode::plain);
+      campaign::SendProgress p;
+      p.total = 500;
+      p.submitted = 120;
+      p.remaining = 380;
+      p.observed_per_minute = observed;
+      p.rate_per_minute = limit;
+      p.eta = eta;
+      console.on_progress(p);
+    }
+    return capture.text();
+  };
+  EXPECT_EQ(line(5.94, 6, std::chrono::seconds(3800)),
+            "pecbatch: sent 120/500 | remaining 380 | 5.9/min, limit 6/min | ETA 1 h 3 min\n");
+  EXPECT_EQ(line(1234.4, 0, std::chrono::seconds(18)),
+            "pecbatch: sent 120/500 | remaining 380 | 1234/min | ETA 18 s\n");
+  // Nothing known yet: neither a rate nor an ETA of 0 s.
+  EXPECT_EQ(line(0, 0, std::chrono::seconds(0)), "pecbatch: sent 120/500 | remaining 380\n");
+  EXPECT_EQ(line(0, 6, std::chrono::seconds(3800)),
+            "pecbatch: sent 120/500 | remaining 380 | limit 6/min | ETA 1 h 3 min\n");
+}
