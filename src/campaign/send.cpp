@@ -288,9 +288,11 @@ private:
   // A slot taken ahead (at `taken`) now that its message really starts:
   // the provider counts it from now, and so must the throttle, or a slow
   // exchange before it would let the next minute hold one too many.
-  void slot_starts_now(core::TimePoint taken) {
+  core::TimePoint slot_starts_now(core::TimePoint taken) {
     std::lock_guard lock(m_throttle_mutex);
-    m_throttle.retime(taken, m_deps.clock->now());
+    const auto now = m_deps.clock->now();
+    m_throttle.retime(taken, now);
+    return now;
   }
 
   // The `submitting` record of an attempt: made before MAIL FROM (or while
@@ -432,10 +434,13 @@ private:
 
     while (!stopping()) {
       JournalWriter::Ticket ticket = 0;
+      // For a record made ahead: when its message really starts (the
+      // journal's submission time is corrected with the outcome).
+      std::optional<core::TimePoint> started_at;
       if (committed) {
         ticket = *committed;
         committed.reset();
-        slot_starts_now(slot_taken);
+        started_at = slot_starts_now(slot_taken);
         ++attempt_in_run;
       } else {
         if (!take_slot()) {
@@ -483,6 +488,9 @@ private:
       journal::Transition info;
       info.durable = false;
       info.before_data = !data_started;
+      if (data_started) {
+        info.started_at = started_at;
+      }
       info.smtp_code = result.reply.code;
       info.enhanced = result.reply.enhanced;
       info.text = result.reply.text;

@@ -55,7 +55,8 @@ constexpr const char* k_update_transition =
     "last_enhanced = CASE WHEN ?5 <> 0 THEN ?6 ELSE last_enhanced END, "
     "last_text = CASE WHEN ?5 <> 0 THEN ?7 ELSE last_text END, "
     "sent_sha256 = CASE WHEN ?8 <> '' THEN ?8 ELSE sent_sha256 END, "
-    "submitting_ms = CASE WHEN ?9 THEN ?3 WHEN ?11 THEN NULL ELSE submitting_ms END, "
+    "submitting_ms = CASE WHEN ?9 THEN ?3 WHEN ?11 THEN NULL "
+    "WHEN ?12 IS NOT NULL THEN ?12 ELSE submitting_ms END, "
     "submitted_ms = CASE WHEN ?10 THEN ?3 ELSE submitted_ms END "
     "WHERE id = ?1";
 
@@ -157,8 +158,9 @@ core::Result<RowHead> row_head(sqlite::Db& db, std::int64_t id) {
                  q->column_text(2)};
 }
 
-core::Status apply_transition(sqlite::Db& db, std::int64_t id, State to,
+core::Status apply_transition(sqlite::Db& db, std::int64_t id, State from, State to,
                               const Transition& info) {
+  const bool from_submitting = from == State::submitting;
   PB_TRY_ASSIGN(sqlite::Query q, db.query(k_update_transition));
   q->bind_int64(1, id);
   q->bind_text(2, to_string(to));
@@ -171,6 +173,9 @@ core::Status apply_transition(sqlite::Db& db, std::int64_t id, State to,
   q->bind_int64(9, to == State::submitting ? 1 : 0);
   q->bind_int64(10, to == State::submitted ? 1 : 0);
   q->bind_int64(11, info.before_data ? 1 : 0);
+  if (info.started_at && from_submitting) {
+    q->bind_int64(12, core::to_unix_ms(*info.started_at));
+  }
   PB_TRY(q->run());
   if (db.changes() != 1) {
     return internal_error(db, "row id " + std::to_string(id) + " vanished");
@@ -662,7 +667,7 @@ core::Status Journal::apply(std::span<const NewRow> rows, core::TimePoint rows_a
                                     "): illegal transition " + to_string(head.state) +
                                     " -> " + to_string(to));
     }
-    PB_TRY(apply_transition(db, id, to, info));
+    PB_TRY(apply_transition(db, id, head.state, to, info));
     PB_TRY(append_event(db, EventData{id, info.at, head.state, to, info.smtp_code,
                                       info.enhanced, info.text, info.detail}));
   }
@@ -714,7 +719,7 @@ core::Result<std::vector<State>> apply_effect(sqlite::Db& db, const ReceiptEffec
     Transition info;
     info.at = at;
     info.detail = effect.detail;
-    PB_TRY(apply_transition(db, effect.row_id, to, info));
+    PB_TRY(apply_transition(db, effect.row_id, head.state, to, info));
     PB_TRY(append_event(db, EventData{effect.row_id, at, head.state, to, 0, effect.enhanced,
                                       effect.text, effect.detail}));
     applied.push_back(to);

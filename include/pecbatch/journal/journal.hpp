@@ -102,6 +102,11 @@ struct Transition {
   // `submitting`, so that quotas and `status` count only messages whose
   // data started.
   bool before_data = false;
+  // Leaving `submitting` after DATA: when the message's transaction really
+  // began, for a record made ahead of it (the sender's look-ahead).
+  // Replaces the submission time, which quotas and later runs' throttle
+  // windows count from.
+  std::optional<core::TimePoint> started_at;
   std::string detail;             // free text for the event log
   // true: the commit is fsync'ed and survives a power loss before the call
   // returns. false: it survives a killed process at once (it is in the

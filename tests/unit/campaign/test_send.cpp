@@ -264,6 +264,16 @@ TEST_F(SendLookAheadTest, ASlotTakenAheadCountsFromWhenItsMessageReallyStarts) {
   for (std::size_t i = 0; i + 2 < starts.size(); ++i) {
     EXPECT_GE(starts[i + 2] - starts[i], 60s) << "three starts within a minute from #" << i;
   }
+  // The journal, which seeds the next run's windows, has the real starts
+  // too (whole seconds here: the fake clock moves in steps of them).
+  auto j = journal();
+  const auto recorded = j.submissions_since(core::TimePoint{}).value();
+  ASSERT_EQ(recorded.size(), starts.size());
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(recorded[i] - starts[i]),
+              0ms)
+        << "row " << i + 1;
+  }
 }
 
 // Keeps every progress snapshot of a run.

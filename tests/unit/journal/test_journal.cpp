@@ -863,6 +863,34 @@ TEST_F(JournalTest, AnExplicitIdNeverLandsOnAnotherRow) {
   EXPECT_EQ(journal.add_rows({new_row(1, "a")}, at_ms(0)).value(), 0u);
 }
 
+TEST_F(JournalTest, AnOutcomeCanMoveTheSubmissionToWhenTheMessageReallyStarted) {
+  Journal journal = open_journal();
+  const auto ahead = add_one(journal, 1, "ahead");
+  const auto plain = add_one(journal, 2, "plain");
+  Transition start;
+  start.at = at_ms(100);
+  start.new_attempt = true;
+  ASSERT_TRUE(journal.transition(ahead, State::submitting, start).ok());
+  ASSERT_TRUE(journal.transition(plain, State::submitting, start).ok());
+  Transition done;
+  done.at = at_ms(900);
+  done.smtp_code = 250;
+  done.started_at = at_ms(400);  // the record was made ahead at 100
+  ASSERT_TRUE(journal.transition(ahead, State::submitted, done).ok());
+  done.started_at.reset();
+  ASSERT_TRUE(journal.transition(plain, State::submitted, done).ok());
+  const auto times = journal.submissions_since(at_ms(0)).value();
+  ASSERT_EQ(times.size(), 2u);
+  EXPECT_EQ(times[0], at_ms(100));  // `plain` keeps its record's time
+  EXPECT_EQ(times[1], at_ms(400));
+  // Only leaving `submitting` moves it: a receipt's step never does.
+  Transition later;
+  later.at = at_ms(2000);
+  later.started_at = at_ms(1500);
+  ASSERT_TRUE(journal.transition(ahead, State::accepted, later).ok());
+  EXPECT_EQ(journal.submissions_since(at_ms(0)).value()[1], at_ms(400));
+}
+
 TEST_F(JournalTest, AnAttemptEndedBeforeDataIsNotASubmission) {
   Journal journal = open_journal();
   const auto refused = add_one(journal, 1, "refused");
