@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <unistd.h>
 

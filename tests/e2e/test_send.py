@@ -74,6 +74,33 @@ class Send(SandboxTest):
         self.assertEqual(records[1]["code"], 0)
         self.assertRegex(records[0]["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
 
+    def test_a_large_message_is_kept_byte_for_byte(self):
+        """Messages of 1 MiB or more are written to sent.eml around the page
+        cache (O_DIRECT): the file must still be exactly what the provider
+        received, and the hash in the journal its hash."""
+        campaign = self.make_campaign(3)
+        with open(os.path.join(self.dir, "allegato.pdf"), "wb") as f:
+            f.write(b"%PDF-1.4\n" + random.Random(4).randbytes(1_500_000))
+        with open(campaign, "a") as f:
+            f.write('attachments = ["allegato.pdf"]\n')
+        r = self.pecbatch("send", campaign, "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        sizes = {s["message_id"]: s["size"] for s in self.submissions() if s["accepted"]}
+        self.assertEqual(len(sizes), 3)
+        db = sqlite3.connect(os.path.join(self.dir, "out", "journal.sqlite"))
+        rows = list(db.execute("select message_id, sent_sha256 from rows"))
+        db.close()
+        self.assertEqual(len(rows), 3)
+        for message_id, sent_sha in rows:
+            with open(os.path.join(self.dir, "out", "evidence", message_id, "sent.eml"),
+                      "rb") as f:
+                sent = f.read()
+            self.assertGreater(len(sent), 1 << 20)
+            self.assertEqual(len(sent), sizes["<" + message_id + ">"], message_id)
+            self.assertEqual(hashlib.sha256(sent).hexdigest(), sent_sha)
+            self.assertTrue(sent.endswith(b"\r\n"), message_id)
+            self.assertNotIn(b"\x00", sent[-4096:], "padding left in " + message_id)
+
     def test_starttls_and_trace_without_secrets(self):
         campaign = self.make_campaign(2)
         with open(campaign) as f:
