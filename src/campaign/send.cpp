@@ -639,7 +639,19 @@ dispatch::SmtpSettings smtp_settings(const config::Campaign& campaign,
   return settings;
 }
 
-std::string content_sha256(const std::string& bytes) {
+std::string content_sha256(const compose::MessageSpec& spec) {
+  return compose::content_digest(spec);
+}
+
+bool same_content(const std::string& recorded, const compose::MessageSpec& spec,
+                  const std::string& bytes) {
+  if (recorded.starts_with("spec-sha256:")) {
+    return recorded == content_sha256(spec);
+  }
+  return recorded == legacy_content_sha256(bytes);
+}
+
+std::string legacy_content_sha256(const std::string& bytes) {
   // The Date header is the only part that changes from run to run.
   core::Sha256 hasher;
   std::size_t start = 0;
@@ -721,7 +733,8 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     // An empty content hash: not planned yet (a retry, or a row entered by a
     // run that stopped before reaching it); its first plan fixes it.
     if (record && !record->content_sha256.empty() &&
-        record->content_sha256 != content_sha256(retried ? retried->bytes : bytes)) {
+        !same_content(record->content_sha256, retried ? retried->spec : spec,
+                      retried ? retried->bytes : bytes)) {
       ++changed_rows;
     }
     if (options.limit && selected >= *options.limit) {
@@ -880,7 +893,7 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     }
     if (!record) {
       new_rows.push_back(
-          {contact.row, contact.address, spec.message_id, content_sha256(bytes), next_id++});
+          {contact.row, contact.address, spec.message_id, content_sha256(spec), next_id++});
       if (limit_reached()) {
         return new_rows.size() >= k_insert_batch ? flush_staged() : core::Ok{};
       }
@@ -900,13 +913,12 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
       // A retry: its own bytes, under its own Message-ID.
       PB_TRY_ASSIGN(retried, compose_attempt(spec, record->message_id));
     }
-    const std::string& sent = retried ? retried->bytes : bytes;
     const bool first_plan = record->content_sha256.empty();
     if (first_plan || options.accept_changes) {
       // A row's message is fixed at its first plan (a retry's, or a row
       // entered unplanned by a stopped run); accepted changes replace the
-      // planned content.
-      const std::string content = content_sha256(sent);
+      // planned content (and a legacy hash by a spec digest).
+      const std::string content = content_sha256(retried ? retried->spec : spec);
       if (first_plan || content != record->content_sha256) {
         PB_TRY(run.update_pending_row(record->id, contact.row, content));
       }

@@ -555,6 +555,37 @@ core::Result<std::string> compose_message(const MessageSpec& spec) {
   return detail::compose_message(spec, detail::AttachmentMode::splice);
 }
 
+std::string content_digest(const MessageSpec& spec) {
+  core::Sha256 hasher;
+  // Length-prefixed, so no two different specs feed the same bytes.
+  const auto field = [&hasher](std::string_view value) {
+    hasher.update(std::to_string(value.size()));
+    hasher.update(":");
+    hasher.update(value);
+  };
+  field("pecbatch-content-1");
+  field(spec.from);
+  field(spec.to);
+  field(spec.subject);
+  field(spec.text);
+  field(spec.html ? "html" : "no-html");
+  field(spec.html ? std::string_view(*spec.html) : std::string_view());
+  field(std::to_string(spec.attachments.size()));
+  for (const auto& attachment : spec.attachments) {
+    if (attachment == nullptr) {  // refused by compose_message
+      field("none");
+      continue;
+    }
+    field(attachment->filename);
+    field(attachment->content_type);
+    field(std::to_string(attachment->size));
+    field(attachment->sha256);
+  }
+  field(to_string(spec.receipt));
+  field(spec.message_id);
+  return "spec-sha256:" + hasher.finish_hex();
+}
+
 std::string make_message_id(const std::string& campaign_id,
                             const std::string& recipient,
                             const std::string& domain, unsigned generation) {

@@ -1,5 +1,10 @@
 #pragma once
 
+#include <pecbatch/campaign/validate.hpp>
+#include <pecbatch/compose/message.hpp>
+#include <pecbatch/config/campaign.hpp>
+
+#include <map>
 #include <string>
 
 namespace pecbatch::test {
@@ -32,6 +37,22 @@ subject = "Avviso"
 text_template = "body.txt"
 )");
   return toml;
+}
+
+// The message each valid row of `campaign` would get (its first
+// generation), by recipient address: what a send plans, composed the same way.
+inline std::map<std::string, compose::MessageSpec>
+planned_specs(const config::Campaign& campaign) {
+  std::map<std::string, compose::MessageSpec> out;
+  campaign::ValidateOptions options;
+  options.date = 1;
+  options.sink = [&](const contacts::Contact& contact, const compose::MessageSpec& spec,
+                     const std::string&) -> core::Status {
+    out.emplace(contact.address, spec);
+    return core::Ok{};
+  };
+  (void)campaign::validate_campaign(campaign, options).value_or_throw();
+  return out;
 }
 
 } // namespace pecbatch::test

@@ -110,9 +110,19 @@ std::filesystem::path evidence_dir(const config::Campaign& campaign,
 dispatch::SmtpSettings smtp_settings(const config::Campaign& campaign,
                                      std::string password);
 
-// SHA-256 of a composed message without its Date header: what identifies
-// the content of a row across runs.
-std::string content_sha256(const std::string& bytes);
+// What identifies the content of a row across runs (the journal's
+// `content_sha256`): compose::content_digest of its spec.
+std::string content_sha256(const compose::MessageSpec& spec);
+
+// The content hash journals recorded before the spec digest: SHA-256 of the
+// composed bytes without the Date header (64 hex digits, no prefix).
+std::string legacy_content_sha256(const std::string& bytes);
+
+// Whether a recorded content hash still describes the message composed from
+// `spec` as `bytes`: a spec digest is compared with the spec's, a legacy
+// hash with the bytes'.
+bool same_content(const std::string& recorded, const compose::MessageSpec& spec,
+                  const std::string& bytes);
 
 // Sends the campaign's pending rows (see docs/sending.md): validates
 // everything, locks the campaign, recovers from an interrupted run, refuses

@@ -69,6 +69,14 @@ struct MessageSpec {
 // Fails with `input` when a header value contains CR, LF or NUL.
 core::Result<std::string> compose_message(const MessageSpec& spec);
 
+// A digest of everything in `spec` that decides the message's bytes except
+// its Date: `spec-sha256:` and the SHA-256 of the fields, each length-
+// prefixed, attachments by file name, type, size and the SHA-256 of their
+// file. Two specs with the same digest compose to the same bytes but for
+// the Date header (with the same pecbatch). Costs no pass over the
+// attachments, whose hashes are computed once when they are read.
+std::string content_digest(const MessageSpec& spec);
+
 // The Message-ID (without brackets) of a campaign row:
 // `pecbatch.<campaign_id>.<row_key>.<generation>@<domain>`, where row_key is
 // the first 20 hex digits of SHA-256 of the normalised recipient address.

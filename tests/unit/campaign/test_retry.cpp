@@ -146,8 +146,12 @@ TEST_F(RetryTest, ARetriedRowIsSentOnceUnderTheNextGeneration) {
   EXPECT_EQ(current.state, State::submitted);
   EXPECT_EQ(current.generation, 2u);
   EXPECT_EQ(current.sent_sha256, core::sha256_hex(call.data));
-  EXPECT_EQ(current.content_sha256, campaign::content_sha256(call.data));
+  auto retried = pecbatch::test::planned_specs(m_campaign).at("due@pec.test");
+  retried.message_id = second_id("due@pec.test");
+  EXPECT_EQ(current.content_sha256, campaign::content_sha256(retried));
   const auto old = j.find_by_message_id(first_id("due@pec.test")).value().value();
+  EXPECT_EQ(old.content_sha256,
+            campaign::content_sha256(pecbatch::test::planned_specs(m_campaign).at("due@pec.test")));
   EXPECT_EQ(old.state, State::failed);
   EXPECT_EQ(old.superseded_by, std::optional<std::int64_t>(current.id));
   // Both attempts keep their own evidence.

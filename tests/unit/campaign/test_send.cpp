@@ -1,7 +1,8 @@
-// The send run's look-ahead (src/campaign/send.cpp): while one message's
-// data goes out, the worker makes the next row's `submitting` record, and
-// gives it back (queued, nothing sent) when that row will not follow at
-// once. Against a FakeTransport and the real journal.
+// The send run (src/campaign/send.cpp) against a FakeTransport and the real
+// journal: the look-ahead (while one message's data goes out, the worker
+// makes the next row's `submitting` record, and gives it back, queued and
+// unsent, when that row will not follow at once), and the content hashes
+// that make a later run refuse unsent messages that changed.
 
 #include <pecbatch/campaign/send.hpp>
 
@@ -66,10 +67,12 @@ protected:
   static constexpr int k_rows = 240;
   static std::string address(int i) { return "dest" + std::to_string(i) + "@pec.test"; }
 
-  campaign::SendReport send(std::optional<std::uint64_t> limit = std::nullopt) {
+  campaign::SendReport send(std::optional<std::uint64_t> limit = std::nullopt,
+                            bool accept_changes = false) {
     campaign::SendOptions options;
     options.execute = true;
     options.limit = limit;
+    options.accept_changes = accept_changes;
     options.date = 1'795'000'000;
     auto report = campaign::send_campaign(m_campaign, options, m_deps);
     EXPECT_TRUE(report.ok()) << report.error().message;
@@ -237,6 +240,113 @@ TEST_F(SendLookAheadTest, AStoppedRunGivesBackTheRecordMadeAheadAndSendsNothingM
                      EXPECT_FALSE(row.content_sha256.empty()) << row.address;
                      return true;
                    }).ok());
+}
+
+// --- content of unsent rows --------------------------------------------------
+
+using SendContentTest = SendLookAheadTest;
+
+// Sets a row's recorded content hash behind the run's back.
+void set_content_hash(const std::filesystem::path& journal_file, const std::string& address,
+                      const std::string& hash) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(journal_file.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE rows SET content_sha256 = ?1 WHERE address = ?2",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_text(stmt, 1, hash.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 2, address.c_str(), -1, SQLITE_TRANSIENT);
+  EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST_F(SendContentTest, AnUnsentMessageThatChangedIsRefusedUntilTheChangeIsAccepted) {
+  EXPECT_EQ(send(2).progress.submitted, 2u);
+  const auto before = pecbatch::test::planned_specs(m_campaign);
+  ASSERT_EQ(before.size(), static_cast<std::size_t>(k_rows));
+  {
+    // Every row entered carries the digest of the message planned for it.
+    auto j = journal();
+    int rows = 0;
+    ASSERT_TRUE(j.for_each({}, [&](const journal::RowRecord& row) {
+                   EXPECT_EQ(row.content_sha256, campaign::content_sha256(before.at(row.address)))
+                       << row.address;
+                   ++rows;
+                   return true;
+                 }).ok());
+    EXPECT_EQ(rows, k_rows);
+  }
+
+  // A change no input file shows: the sender's address (same domain, so the
+  // same Message-IDs) is in every message.
+  m_campaign.account.address = "altro@pec.test";
+  const auto refused = send();
+  EXPECT_TRUE(refused.refused_changes);
+  ASSERT_EQ(refused.changes.size(), 1u);
+  EXPECT_EQ(refused.changes[0],
+            std::to_string(k_rows - 2) +
+                " unsent messages differ from the ones planned at the first send (fields, "
+                "templates or attachments)");
+  EXPECT_EQ(m_fake.calls().size(), 2u);
+
+  const auto accepted = send(std::nullopt, true);
+  EXPECT_FALSE(accepted.refused_changes);
+  EXPECT_EQ(accepted.progress.submitted, static_cast<std::uint64_t>(k_rows - 2));
+  ASSERT_EQ(m_fake.calls().size(), static_cast<std::size_t>(k_rows));
+  EXPECT_NE(m_fake.calls().back().data.find("From: altro@pec.test"), std::string::npos);
+  const auto after = pecbatch::test::planned_specs(m_campaign);
+  auto j = journal();
+  ASSERT_TRUE(j.for_each({}, [&](const journal::RowRecord& row) {
+                 // The rows sent before keep what they were sent with.
+                 const bool early = row.address == address(1) || row.address == address(2);
+                 EXPECT_EQ(row.content_sha256,
+                           campaign::content_sha256((early ? before : after).at(row.address)))
+                     << row.address;
+                 return true;
+               }).ok());
+
+  // Nothing left: no refusal, nothing sent again.
+  const auto again = send();
+  EXPECT_FALSE(again.refused_changes);
+  EXPECT_EQ(m_fake.calls().size(), static_cast<std::size_t>(k_rows));
+}
+
+TEST_F(SendContentTest, AContentHashRecordedBeforeTheSpecDigestIsComparedWithTheBytes) {
+  send(2);
+  // A journal written before the spec digest recorded the SHA-256 of the
+  // composed message without its Date.
+  std::map<std::string, std::string> bytes;
+  campaign::ValidateOptions compose_all;
+  compose_all.date = 1'700'000'000;  // not the send's: the Date is left out
+  compose_all.sink = [&](const contacts::Contact& contact, const compose::MessageSpec&,
+                         const std::string& message) -> core::Status {
+    bytes[contact.address] = message;
+    return core::Ok{};
+  };
+  ASSERT_TRUE(campaign::validate_campaign(m_campaign, compose_all).ok());
+  const auto file = campaign::journal_path(m_campaign);
+  for (int i = 3; i <= 6; ++i) {
+    const auto legacy = campaign::legacy_content_sha256(bytes.at(address(i)));
+    ASSERT_EQ(legacy.size(), 64u);
+    set_content_hash(file, address(i), legacy);
+  }
+  // Row 6's message was something else when it was planned.
+  set_content_hash(file, address(6),
+                   campaign::legacy_content_sha256(bytes.at(address(6)) + "altro\r\n"));
+  const auto refused = send();
+  EXPECT_TRUE(refused.refused_changes);
+  ASSERT_EQ(refused.changes.size(), 1u);
+  EXPECT_TRUE(refused.changes[0].starts_with("1 unsent messages differ")) << refused.changes[0];
+  EXPECT_EQ(m_fake.calls().size(), 2u);
+
+  // With row 6 as planned, rows 3-6 are unchanged: everything goes.
+  set_content_hash(file, address(6), campaign::legacy_content_sha256(bytes.at(address(6))));
+  const auto sent = send();
+  EXPECT_FALSE(sent.refused_changes);
+  EXPECT_EQ(sent.progress.submitted, static_cast<std::uint64_t>(k_rows - 2));
 }
 
 } // namespace

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <set>
 #include <random>
 #include <string>
 #include <thread>
@@ -354,6 +356,61 @@ protected:
 
   AttachmentCache m_cache;
 };
+
+// --- content digest ----------------------------------------------------------
+
+// The journal's content hash of a row: every change that changes the bytes
+// (but the Date) changes the digest; the Date alone does not.
+TEST_F(ComposeAttachmentTest, TheContentDigestFollowsEverythingButTheDate) {
+  auto base = base_spec();
+  base.html = "<p>Gentile cliente</p>";
+  base.attachments = {attach("fattura.pdf", "contenuto")};
+  const std::string digest = content_digest(base);
+  EXPECT_TRUE(digest.starts_with("spec-sha256:")) << digest;
+  EXPECT_EQ(digest.size(), std::string("spec-sha256:").size() + 64);
+
+  auto later = base;
+  later.date += 86400;
+  ASSERT_NE(compose_ok(later), compose_ok(base));
+  EXPECT_EQ(content_digest(later), digest);
+
+  using Change = std::function<void(MessageSpec&)>;
+  const std::vector<std::pair<std::string, Change>> changes = {
+      {"from", [](MessageSpec& s) { s.from = "altro@pec.example.it"; }},
+      {"to", [](MessageSpec& s) { s.to = "altro@pec.example.it"; }},
+      {"subject", [](MessageSpec& s) { s.subject += "."; }},
+      {"text", [](MessageSpec& s) { s.text += "Saluti.\n"; }},
+      {"html", [](MessageSpec& s) { s.html = "<p>Gentile cliente.</p>"; }},
+      {"no html", [](MessageSpec& s) { s.html.reset(); }},
+      {"empty html", [](MessageSpec& s) { s.html = ""; }},
+      {"receipt", [](MessageSpec& s) { s.receipt = ReceiptType::breve; }},
+      {"message id", [](MessageSpec& s) { s.message_id = "altro." + s.message_id; }},
+      {"no attachment", [](MessageSpec& s) { s.attachments.clear(); }},
+      {"attachment content",
+       [this](MessageSpec& s) { s.attachments = {attach("v2/fattura.pdf", "contenuti")}; }},
+      {"attachment name",
+       [this](MessageSpec& s) { s.attachments = {attach("fattura2.pdf", "contenuto")}; }},
+      {"attachment type",
+       [this](MessageSpec& s) { s.attachments = {attach("fattura.txt", "contenuto")}; }},
+      {"second attachment",
+       [this](MessageSpec& s) { s.attachments.push_back(attach("dati.xml", "<a/>")); }},
+      // The same characters split differently between two fields.
+      {"subject/text boundary",
+       [](MessageSpec& s) {
+         s.subject += s.text.substr(0, 1);
+         s.text.erase(0, 1);
+       }},
+  };
+  std::set<std::string> seen = {digest};
+  const std::string bytes = compose_ok(base);
+  for (const auto& [name, change] : changes) {
+    auto spec = base;
+    change(spec);
+    ASSERT_NE(compose_ok(spec), bytes) << name << " does not change the message";
+    EXPECT_TRUE(seen.insert(content_digest(spec)).second)
+        << name << " gives a digest already seen";
+  }
+}
 
 TEST_F(ComposeAttachmentTest, AttachmentsMakeMultipartMixed) {
   auto spec = base_spec();
