@@ -151,7 +151,8 @@ std::vector<std::string> MessageFactory::header_columns() const {
 
 std::optional<MessageFactory::Built>
 MessageFactory::build(const contacts::Contact& contact, std::time_t date,
-                      const std::string& contacts_file, core::Diagnostics& problems) {
+                      const std::string& contacts_file, core::Diagnostics& problems,
+                      bool with_bytes) {
   const auto& campaign = *m_campaign;
   const std::size_t problems_before = problems.size();
   auto problem = [&](const std::string& column, const std::string& message) {
@@ -215,23 +216,32 @@ MessageFactory::build(const contacts::Contact& contact, std::time_t date,
     return std::nullopt;
   }
 
-  auto bytes = compose::compose_message(spec);
-  if (!bytes.ok()) {
-    problem("", bytes.error().message);
-    return std::nullopt;
+  if (with_bytes) {
+    auto bytes = compose::compose_message(spec);
+    if (!bytes.ok()) {
+      problem("", bytes.error().message);
+      return std::nullopt;
+    }
+    built.bytes = std::move(bytes).value();
+    built.size = built.bytes.size();
+  } else {
+    const auto size = compose::composed_size(spec);
+    if (!size.ok()) {
+      problem("", size.error().message);
+      return std::nullopt;
+    }
+    built.size = *size;
   }
   std::vector<std::string> names;
   for (const auto& attachment : spec.attachments) {
     names.push_back(attachment->filename);
   }
-  for (const auto& message :
-       compose::preflight(bytes->size(), names, campaign.limits.message)) {
+  for (const auto& message : compose::preflight(built.size, names, campaign.limits.message)) {
     problem("", message);
   }
   if (problems.size() != problems_before) {
     return std::nullopt;
   }
-  built.bytes = std::move(bytes).value();
   return built;
 }
 

@@ -643,11 +643,12 @@ std::string content_sha256(const compose::MessageSpec& spec) {
   return compose::content_digest(spec);
 }
 
-bool same_content(const std::string& recorded, const compose::MessageSpec& spec,
-                  const std::string& bytes) {
+core::Result<bool> same_content(const std::string& recorded,
+                                const compose::MessageSpec& spec) {
   if (recorded.starts_with("spec-sha256:")) {
     return recorded == content_sha256(spec);
   }
+  PB_TRY_ASSIGN(const auto bytes, compose::compose_message(spec));
   return recorded == legacy_content_sha256(bytes);
 }
 
@@ -703,8 +704,9 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   }
 
   // 2. Validate every row and plan in the same pass (each message is
-  // composed once here and once more when it is sent): which rows are
-  // pending, which unsent messages changed since they were planned. Nothing
+  // checked and measured here, its bytes made only when it is sent): which
+  // rows are pending, which unsent messages changed since they were
+  // planned. Nothing
   // is written here; new rows enter the journal as `queued`, with their
   // Message-ID, in the send pass, before their message is handed to a
   // worker.
@@ -712,7 +714,7 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   std::uint64_t selected = 0;
   std::uint64_t planned_new = 0;  // rows the journal does not know yet
   auto plan_sink = [&](const contacts::Contact& contact, const compose::MessageSpec& spec,
-                       const std::string& bytes) -> core::Status {
+                       const std::string&) -> core::Status {
     // `spec` carries the first generation's Message-ID; a row sent again
     // (pecbatch retry / resolve) is planned as its latest attempt, under
     // that attempt's Message-ID (docs/sending.md, "Sending a row again").
@@ -726,25 +728,29 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     if (!record) {
       ++planned_new;
     }
-    std::optional<AttemptMessage> retried;
+    // A retry's message is the row's under the attempt's Message-ID.
+    std::optional<compose::MessageSpec> retried;
     if (record && record->message_id != spec.message_id) {
-      PB_TRY_ASSIGN(retried, compose_attempt(spec, record->message_id));
+      retried = spec;
+      retried->message_id = record->message_id;
     }
+    const compose::MessageSpec& planned = retried ? *retried : spec;
     // An empty content hash: not planned yet (a retry, or a row entered by a
     // run that stopped before reaching it); its first plan fixes it.
-    if (record && !record->content_sha256.empty() &&
-        !same_content(record->content_sha256, retried ? retried->spec : spec,
-                      retried ? retried->bytes : bytes)) {
-      ++changed_rows;
+    if (record && !record->content_sha256.empty()) {
+      PB_TRY_ASSIGN(const bool same, same_content(record->content_sha256, planned));
+      if (!same) {
+        ++changed_rows;
+      }
     }
     if (options.limit && selected >= *options.limit) {
       return core::Ok{};
     }
     ++selected;
     if (report.first_pending.size() < k_plan_preview) {
+      PB_TRY_ASSIGN(const auto size, compose::composed_size(planned));
       report.first_pending.push_back(
-          {contact.row, contact.address, retried ? retried->spec.message_id : spec.message_id,
-           static_cast<std::uint64_t>(retried ? retried->bytes.size() : bytes.size())});
+          {contact.row, contact.address, planned.message_id, size});
     }
     return core::Ok{};
   };
@@ -752,6 +758,7 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   plan.date = date;
   plan.rows = options.rows;
   plan.sink = plan_sink;
+  plan.bytes = false;  // checked and measured: the send pass makes the bytes
   PB_TRY_ASSIGN(report.validation, validate_campaign(campaign, plan));
   if (!report.validation.errors.empty()) {
     return report;
@@ -883,8 +890,8 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
     return !run.stopping() &&
            !(limit_reached() && added + new_rows.size() >= planned_new);
   };
-  send_pass.sink = [&](const contacts::Contact& contact, const compose::MessageSpec& spec,
-                       const std::string& bytes) -> core::Status {
+  send_pass.sink = [&](const contacts::Contact& contact, compose::MessageSpec& spec,
+                       std::string& bytes) -> core::Status {
     // A first run (the lock held, the journal empty when taken) only meets
     // rows it enters itself, once each: nothing to look up.
     std::optional<journal::RowRecord> record;
@@ -903,7 +910,7 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
       fresh.row = contact.row;
       fresh.address = contact.address;
       fresh.message_id = spec.message_id;
-      return stage(Job{std::move(fresh), spec, bytes, {}});
+      return stage(Job{std::move(fresh), std::move(spec), std::move(bytes), {}});
     }
     if (!is_pending(record->state)) {
       return core::Ok{};
@@ -931,7 +938,7 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
       return stage(
           Job{std::move(*record), std::move(retried->spec), std::move(retried->bytes), {}});
     }
-    return stage(Job{std::move(*record), spec, bytes, {}});
+    return stage(Job{std::move(*record), std::move(spec), std::move(bytes), {}});
   };
   auto composed = validate_campaign(campaign, send_pass);
   if (composed.ok()) {

@@ -49,18 +49,20 @@ core::Result<ValidationReport> validate_campaign(const config::Campaign& campaig
       }
       continue;
     }
-    auto built = factory.build(row.contact, date, file, report.errors);
+    const bool selected = options.rows.contains(row.contact.row);
+    auto built = factory.build(row.contact, date, file, report.errors,
+                               selected && options.sink && options.bytes);
     if (!built) {
       continue;
     }
     ++report.valid;
-    report.total_bytes += built->bytes.size();
-    if (built->bytes.size() > report.largest_bytes) {
-      report.largest_bytes = built->bytes.size();
+    report.total_bytes += built->size;
+    if (built->size > report.largest_bytes) {
+      report.largest_bytes = built->size;
       report.largest_row = row.contact.row;
       report.largest_address = row.contact.address;
     }
-    if (options.rows.contains(row.contact.row)) {
+    if (selected) {
       ++report.selected;
       if (options.sink) {
         PB_TRY(options.sink(row.contact, built->spec, built->bytes));

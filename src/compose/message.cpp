@@ -412,15 +412,19 @@ core::Status check_wire_format(std::string_view bytes) {
   return core::Ok{};
 }
 
-// Replaces each attachment's placeholder in `skeleton` by its base64 body.
-core::Result<std::string> splice_attachments(std::string_view skeleton,
-                                             const MessageSpec& spec) {
+// Finds each attachment's placeholder in `skeleton` and returns the size of
+// the message with the placeholders replaced by the base64 bodies; appends
+// that message to `out` when given.
+core::Result<std::size_t> splice_attachments(std::string_view skeleton,
+                                             const MessageSpec& spec, std::string* out) {
   std::size_t total = skeleton.size();
   for (const auto& attachment : spec.attachments) {
     total += attachment->base64.size();
   }
-  std::string out;
-  out.reserve(total);
+  if (out != nullptr) {
+    out->reserve(out->size() + total);
+  }
+  std::size_t size = 0;
   std::size_t from = 0;
   for (std::size_t i = 0; i < spec.attachments.size(); ++i) {
     // A placeholder is the whole body of a part, so it follows the blank line
@@ -435,14 +439,21 @@ core::Result<std::string> splice_attachments(std::string_view skeleton,
                             " not found in the MIME skeleton");
     }
     const std::size_t body = found + k_header_end.size();
-    out.append(skeleton.substr(from, body - from));
-    out.append(spec.attachments[i]->base64);
+    const auto& base64 = spec.attachments[i]->base64;
+    size += body - from + base64.size();
+    if (out != nullptr) {
+      out->append(skeleton.substr(from, body - from));
+      out->append(base64);
+    }
     // GMime ends a body with CRLF before the boundary line; the cached base64
     // ends with its own CRLF, as GMime's encoder does.
     from = body + splice_placeholder(i).size();
   }
-  out.append(skeleton.substr(from));
-  return out;
+  size += skeleton.size() - from;
+  if (out != nullptr) {
+    out->append(skeleton.substr(from));
+  }
+  return size;
 }
 
 } // namespace
@@ -474,8 +485,11 @@ GMimeMultipart* new_multipart(const char* subtype, const std::string& boundary) 
 
 } // namespace
 
-core::Result<std::string> compose_message(const MessageSpec& spec,
-                                          AttachmentMode mode) {
+namespace {
+
+// The message as GMime writes it: in `splice` mode with a placeholder for
+// each attachment's body.
+core::Result<std::string> compose_skeleton(const MessageSpec& spec, AttachmentMode mode) {
   PB_TRY(check_spec(spec));
   ensure_gmime_initialised();
 
@@ -533,19 +547,26 @@ core::Result<std::string> compose_message(const MessageSpec& spec,
   }
   const GByteArray* array = g_mime_stream_mem_get_byte_array(
       GMIME_STREAM_MEM(stream.get()));
-  const std::string_view skeleton(reinterpret_cast<const char*>(array->data),
-                                  array->len);
+  std::string skeleton(reinterpret_cast<const char*>(array->data), array->len);
   PB_TRY(check_wire_format(skeleton));
+  // The attachments' base64 (spliced in) ends with CRLF, so the message
+  // ends as its skeleton does.
+  if (!skeleton.ends_with("\r\n")) {
+    skeleton += "\r\n";
+  }
+  return skeleton;
+}
 
+} // namespace
+
+core::Result<std::string> compose_message(const MessageSpec& spec,
+                                          AttachmentMode mode) {
+  PB_TRY_ASSIGN(auto skeleton, compose_skeleton(spec, mode));
+  if (mode != AttachmentMode::splice || spec.attachments.empty()) {
+    return skeleton;
+  }
   std::string out;
-  if (mode == AttachmentMode::splice && !spec.attachments.empty()) {
-    PB_TRY_ASSIGN(out, splice_attachments(skeleton, spec));
-  } else {
-    out.assign(skeleton);
-  }
-  if (!out.ends_with("\r\n")) {
-    out += "\r\n";
-  }
+  PB_TRY(splice_attachments(skeleton, spec, &out));
   return out;
 }
 
@@ -553,6 +574,13 @@ core::Result<std::string> compose_message(const MessageSpec& spec,
 
 core::Result<std::string> compose_message(const MessageSpec& spec) {
   return detail::compose_message(spec, detail::AttachmentMode::splice);
+}
+
+core::Result<std::uint64_t> composed_size(const MessageSpec& spec) {
+  PB_TRY_ASSIGN(const auto skeleton,
+                detail::compose_skeleton(spec, detail::AttachmentMode::splice));
+  PB_TRY_ASSIGN(const auto size, detail::splice_attachments(skeleton, spec, nullptr));
+  return static_cast<std::uint64_t>(size);
 }
 
 std::string content_digest(const MessageSpec& spec) {

@@ -7,6 +7,7 @@
 #include <pecbatch/core/diagnostic.hpp>
 #include <pecbatch/core/result.hpp>
 
+#include <cstdint>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -33,16 +34,20 @@ public:
   // template, and the per-recipient attachment columns (file names).
   std::vector<std::string> header_columns() const;
 
-  // Builds the message of `contact`, composed. Row problems (a missing or
-  // escaping per-recipient attachment, a blocked extension, a message over
-  // the provider's limits) are appended to `problems` and nullopt returned.
+  // Builds the message of `contact`, composed (`bytes`), or only checked
+  // and measured when `with_bytes` is false (`bytes` empty: at 2 MB a
+  // message's bytes cost more than the rest of its composition). Row
+  // problems (a missing or escaping per-recipient attachment, a blocked
+  // extension, a message over the provider's limits) are appended to
+  // `problems` and nullopt returned.
   struct Built {
     compose::MessageSpec spec;
     std::string bytes;
+    std::uint64_t size = 0;  // of the composed message, `bytes` or not
   };
   std::optional<Built> build(const contacts::Contact& contact, std::time_t date,
                              const std::string& contacts_file,
-                             core::Diagnostics& problems);
+                             core::Diagnostics& problems, bool with_bytes = true);
 
   compose::AttachmentCache& attachment_cache() { return *m_cache; }
 

@@ -118,11 +118,11 @@ std::string content_sha256(const compose::MessageSpec& spec);
 // composed bytes without the Date header (64 hex digits, no prefix).
 std::string legacy_content_sha256(const std::string& bytes);
 
-// Whether a recorded content hash still describes the message composed from
-// `spec` as `bytes`: a spec digest is compared with the spec's, a legacy
-// hash with the bytes'.
-bool same_content(const std::string& recorded, const compose::MessageSpec& spec,
-                  const std::string& bytes);
+// Whether a recorded content hash still describes the message of `spec`: a
+// spec digest is compared with the spec's, a legacy hash with that of the
+// message composed from it.
+core::Result<bool> same_content(const std::string& recorded,
+                                const compose::MessageSpec& spec);
 
 // Sends the campaign's pending rows (see docs/sending.md): validates
 // everything, locks the campaign, recovers from an interrupted run, refuses

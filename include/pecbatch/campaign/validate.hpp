@@ -29,10 +29,12 @@ struct ValidationReport {
   std::chrono::seconds estimated_duration{0};  // for `valid` rows at the rate
 };
 
-// Called for each valid, selected row with its composed message.
+// Called for each valid, selected row with its composed message. The sink
+// may take `spec` and `bytes` (move from them): the pass does not use them
+// after (a 2 MB message is then never copied).
 using MessageSink = std::function<core::Status(const contacts::Contact& contact,
-                                               const compose::MessageSpec& spec,
-                                               const std::string& bytes)>;
+                                               compose::MessageSpec& spec,
+                                               std::string& bytes)>;
 
 struct ValidateOptions {
   RowSet rows;              // rows passed to the sink
@@ -47,6 +49,11 @@ struct ValidateOptions {
   // validated in full.
   bool compose = true;
   std::function<core::Status(const contacts::Contact&)> row_sink;
+  // false: every message is composed as far as checking it and knowing its
+  // size needs, but its bytes are not produced: the sink gets an empty
+  // `bytes` (compose::composed_size for the size). Messages that no sink
+  // takes are never produced.
+  bool bytes = true;
 };
 
 // Reads every contact row, checks it and composes its message: the whole

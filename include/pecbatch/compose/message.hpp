@@ -69,6 +69,10 @@ struct MessageSpec {
 // Fails with `input` when a header value contains CR, LF or NUL.
 core::Result<std::string> compose_message(const MessageSpec& spec);
 
+// The size in bytes of compose_message(spec), with the same checks, without
+// producing the message: the attachments' bodies are counted, not copied.
+core::Result<std::uint64_t> composed_size(const MessageSpec& spec);
+
 // A digest of everything in `spec` that decides the message's bytes except
 // its Date: `spec-sha256:` and the SHA-256 of the fields, each length-
 // prefixed, attachments by file name, type, size and the SHA-256 of their

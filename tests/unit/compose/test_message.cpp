@@ -35,15 +35,28 @@ MessageSpec base_spec() {
   return spec;
 }
 
+// Every composition in these tests also checks composed_size(): the size
+// of the message without producing it.
 std::string compose_ok(const MessageSpec& spec) {
   auto composed = compose_message(spec);
   EXPECT_TRUE(composed.ok()) << (composed.ok() ? "" : composed.error().message);
-  return composed.ok() ? *composed : std::string();
+  if (!composed.ok()) {
+    return {};
+  }
+  const auto size = composed_size(spec);
+  EXPECT_TRUE(size.ok());
+  EXPECT_EQ(size.ok() ? *size : 0, composed->size());
+  return *composed;
 }
 
 core::Error compose_error(const MessageSpec& spec) {
   auto composed = compose_message(spec);
   EXPECT_FALSE(composed.ok());
+  const auto size = composed_size(spec);
+  EXPECT_FALSE(size.ok());
+  if (!composed.ok() && !size.ok()) {
+    EXPECT_EQ(size.error().message, composed.error().message);
+  }
   return composed.ok() ? core::Error{} : composed.error();
 }
 
