@@ -4,6 +4,7 @@
 Every scenario counts what the provider really accepted (its submissions
 log), so "never twice, never lose a row" is checked where it matters.
 """
+import base64
 import fcntl
 import hashlib
 import json
@@ -238,6 +239,59 @@ class Send(SandboxTest):
         copies = self.accepted_copies()
         self.assertEqual(len(copies), 4)
         self.assertTrue(all(n == 1 for n in copies.values()))
+
+    def test_a_changed_per_recipient_attachment_is_refused_unless_accepted(self):
+        # No input file the journal records changes (the contacts file names
+        # the same PDFs): only each unsent row's own content hash shows that
+        # one recipient's invoice was regenerated.
+        campaign = self.make_campaign(3)
+        with open(campaign) as f:
+            text = f.read()
+        with open(campaign, "w") as f:
+            f.write(text.replace('file = "contacts.csv"\n',
+                                 'file = "contacts.csv"\nattachment_columns = ["allegato"]\n'
+                                 'attachments_dir = "fatture"\n'))
+        os.makedirs(os.path.join(self.dir, "fatture"))
+        rows = ["dest%03d@pec.sandbox.test" % i for i in range(3)]
+        with open(os.path.join(self.dir, "contacts.csv"), "w", newline="") as f:
+            f.write("pec;nome;numero;allegato\r\n")
+            for i, address in enumerate(rows):
+                f.write("%s;Destinatario %d;%d;fattura-%d.pdf\r\n" % (address, i, i, i))
+
+        def write_invoice(i, content):
+            with open(os.path.join(self.dir, "fatture", "fattura-%d.pdf" % i), "wb") as f:
+                f.write(content)
+
+        for i in range(3):
+            write_invoice(i, b"%%PDF-1.4 fattura %d\n" % i)
+        r = self.pecbatch("send", campaign, "--yes", "--limit", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(self.accepted_copies()), 1)
+
+        write_invoice(2, b"%PDF-1.4 fattura 2, corretta\n")
+        r = self.pecbatch("send", campaign, "--yes")
+        self.assertEqual(r.returncode, 65, r.stderr)
+        self.assertIn("1 unsent messages differ", r.stderr)
+        self.assertEqual(len(self.accepted_copies()), 1)
+
+        r = self.pecbatch("send", campaign, "--yes", "--accept-changes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        copies = self.accepted_copies()
+        self.assertEqual(len(copies), 3)
+        self.assertTrue(all(n == 1 for n in copies.values()))
+        # The corrected invoice is the one that went.
+        db = sqlite3.connect(os.path.join(self.dir, "out", "journal.sqlite"))
+        try:
+            (message_id,) = db.execute("select message_id from rows where address = ?",
+                                       (rows[2],)).fetchone()
+        finally:
+            db.close()
+        self.assertIn("<%s>" % message_id, copies)
+        with open(os.path.join(self.dir, "out", "evidence", message_id, "sent.eml"),
+                  "rb") as f:
+            sent = f.read()
+        self.assertIn(base64.b64encode(b"%PDF-1.4 fattura 2, corretta\n"),
+                      sent.replace(b"\r\n", b""))
 
     def test_rate_limit_is_respected(self):
         # 120/min: 6 messages can all go in the first minute; with 2/min the
