@@ -46,8 +46,8 @@ std::optional<std::uint64_t> FirstRows::insert(std::uint64_t key,
 }
 
 void FirstRows::grow() {
-  std::vector<std::uint64_t> old_keys = std::move(m_keys);
-  std::vector<std::uint32_t> old_rows = std::move(m_rows);
+  auto old_keys = std::move(m_keys);
+  auto old_rows = std::move(m_rows);
   const std::size_t size = old_keys.empty() ? 1024 : old_keys.size() * 2;
   m_keys.assign(size, 0);
   m_rows.assign(size, 0);
