@@ -45,7 +45,13 @@ JournalWriter::Ticket JournalWriter::add(std::vector<journal::NewRow> rows,
 
 core::Status JournalWriter::wait(Ticket ticket) {
   std::unique_lock lock(m_mutex);
-  m_done.wait(lock, [&] { return m_committed >= ticket || m_error.has_value(); });
+  if (m_committed < ticket && !m_error) {
+    // Someone needs it now: no linger.
+    ++m_waiters;
+    m_work.notify_one();
+    m_done.wait(lock, [&] { return m_committed >= ticket || m_error.has_value(); });
+    --m_waiters;
+  }
   if (m_committed >= ticket) {
     return core::Ok{};
   }
@@ -83,12 +89,11 @@ void JournalWriter::loop() {
       std::unique_lock lock(m_mutex);
       m_work.wait(lock,
                   [&] { return !m_pending.empty() || !m_pending_rows.empty() || m_stop; });
-      // Only outcomes so far: give the next record a moment to join them
-      // (one commit per message instead of two). They are not durable
-      // anyway; the linger only delays when a killed process would still
-      // have them.
-      m_work.wait_for(lock, m_linger,
-                      [&] { return m_pending_durable || m_stop || m_error.has_value(); });
+      // Nothing durable and nobody waiting (new rows, say): give the next
+      // record a moment to join them, one commit instead of two.
+      m_work.wait_for(lock, m_linger, [&] {
+        return m_pending_durable || m_waiters > 0 || m_stop || m_error.has_value();
+      });
       if ((m_pending.empty() && m_pending_rows.empty()) || m_error) {
         // Stopping with nothing left, or failed: what is still queued is
         // never committed (its tickets fail with the error).

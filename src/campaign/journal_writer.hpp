@@ -20,9 +20,11 @@ namespace pecbatch::campaign {
 // the same transaction as the next message's record. A worker submits its
 // `submitting` record before MAIL FROM and waits for it only before the
 // first byte of DATA, so the disk's sync overlaps the envelope's round
-// trips (docs/sending.md, "Journal writes"). Outcomes (not durable) wait
-// up to `linger` for a durable record to share its transaction, so that a
-// message's outcome and the next message's record make one commit.
+// trips (docs/sending.md, "Journal writes"). What is not durable (new
+// rows, and changes nobody waits for) waits up to `linger` for a durable
+// record to share its transaction; a wait() for it ends the linger at once:
+// a worker waits for its message's outcome to be committed before its next
+// network step.
 //
 // New rows enter the same way (add): the composing thread gives them their
 // ids itself (Journal::next_row_id), so it hands their messages to the
@@ -53,6 +55,7 @@ public:
 
   // Blocks until the transition of `ticket` (and every one before it) is
   // committed, durably if it was durable; the writer's error otherwise.
+  // The writer commits at once what is queued while someone waits.
   core::Status wait(Ticket ticket);
 
   // Commits what is queued, stops the thread, returns the first error.
@@ -81,6 +84,7 @@ private:
   std::uint64_t m_commits = 0;
   std::optional<core::Error> m_error;
   bool m_stop = false;
+  unsigned m_waiters = 0;  // threads in wait() for an uncommitted ticket
   std::thread m_thread;
 };
 

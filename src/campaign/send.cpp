@@ -368,6 +368,15 @@ private:
     return m_writer.submit(journal::Change{id, to, std::move(info)});
   }
 
+  // An attempt's outcome, committed before the worker's next network step,
+  // so that a killed process never loses it; not fsync'ed: a power loss
+  // can lose it until the next durable commit, and then the row is found
+  // `submitting`, hence `uncertain`, never re-sent (docs/journal.md). A
+  // journal failure stops the run (journal_failed).
+  void record_outcome(std::int64_t id, State to, journal::Transition info) {
+    (void)m_writer.wait(move(id, to, std::move(info)));
+  }
+
   // A journal failure makes it unsafe to go on: stop everything.
   void journal_failed(const core::Error& error) {
     std::lock_guard lock(m_progress_mutex);
@@ -447,10 +456,6 @@ private:
           break;
         }
         ++attempt_in_run;
-        // Outcomes are committed without waiting: they survive a killed
-        // process once committed and a power loss from the next durable
-        // commit on. Losing one is safe: the row stays `submitting`, hence
-        // `uncertain`, never re-sent (docs/journal.md).
         ticket = start_attempt(job, record.attempts + attempt_in_run);
       }
       const unsigned attempt = record.attempts + attempt_in_run;
@@ -500,11 +505,11 @@ private:
       using dispatch::Outcome;
       switch (result.outcome) {
       case Outcome::accepted:
-        move(record.id, State::submitted, std::move(info));
+        record_outcome(record.id, State::submitted, std::move(info));
         finish_row(&SendProgress::submitted);
         return;
       case Outcome::permanent:
-        move(record.id, State::failed, std::move(info));
+        record_outcome(record.id, State::failed, std::move(info));
         finish_row(&SendProgress::failed);
         return;
       case Outcome::unknown:
@@ -513,14 +518,15 @@ private:
           break;
         }
         withdraw(ahead, "not sent: the connection failed before it");
-        move(record.id, State::uncertain, std::move(info));
+        record_outcome(record.id, State::uncertain, std::move(info));
         finish_row(&SendProgress::uncertain);
         return;
       case Outcome::auth:
       case Outcome::tls: {
         // Stop everything at once: retrying locks PEC accounts.
         withdraw(ahead, "not sent: the run stopped");
-        move(record.id, data_started ? State::deferred : State::queued, std::move(info));
+        record_outcome(record.id, data_started ? State::deferred : State::queued,
+                       std::move(info));
         std::lock_guard lock(m_progress_mutex);
         if (!m_fatal) {
           m_fatal = make_error(result.outcome == Outcome::auth ? ErrorKind::auth
@@ -555,7 +561,7 @@ private:
       // waits for this one's retries.
       withdraw(ahead, "not sent: the message before it is being retried");
       const bool exhausted = attempt_in_run >= m_retry.max_attempts;
-      move(record.id, exhausted ? State::deferred : State::queued, std::move(info));
+      record_outcome(record.id, exhausted ? State::deferred : State::queued, std::move(info));
       if (exhausted) {
         finish_row(&SendProgress::deferred);
         return;

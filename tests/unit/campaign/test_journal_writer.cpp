@@ -154,6 +154,22 @@ TEST_F(JournalWriterTest, AnOutcomeWaitsForTheNextRecordToShareItsCommit) {
   EXPECT_EQ(journal.get(b)->state, State::submitted);
 }
 
+TEST_F(JournalWriterTest, AnOutcomeSomeoneWaitsForIsCommittedWithoutLinger) {
+  Journal journal = open_journal();
+  const auto a = add_one(journal, 1, "a");
+  std::mutex journal_mutex;
+  // A linger longer than the wait may take: only the wait can end it.
+  JournalWriter writer(journal, journal_mutex, [](const core::Error&) {},
+                       std::chrono::seconds(5));
+  ASSERT_TRUE(writer.wait(writer.submit(change(a, State::submitting, 10))).ok());
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(writer.wait(writer.submit(change(a, State::submitted, 20, false))).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  EXPECT_EQ(writer.commits(), 2u);
+  std::lock_guard lock(journal_mutex);
+  EXPECT_EQ(journal.get(a)->state, State::submitted);
+}
+
 TEST_F(JournalWriterTest, WithoutLingerAnOutcomeIsCommittedAlone) {
   Journal journal = open_journal();
   const auto a = add_one(journal, 1, "a");
