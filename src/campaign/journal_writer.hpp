@@ -21,10 +21,9 @@ namespace pecbatch::campaign {
 // `submitting` record before MAIL FROM and waits for it only before the
 // first byte of DATA, so the disk's sync overlaps the envelope's round
 // trips (docs/sending.md, "Journal writes"). What is not durable (new
-// rows, and changes nobody waits for) waits up to `linger` for a durable
-// record to share its transaction; a wait() for it ends the linger at once:
-// a worker waits for its message's outcome to be committed before its next
-// network step.
+// rows, outcomes) waits up to `linger` for a durable record to share its
+// transaction, so that a message's outcome and the next message's record
+// make one commit; a wait() for it ends the linger at once.
 //
 // New rows enter the same way (add): the composing thread gives them their
 // ids itself (Journal::next_row_id), so it hands their messages to the

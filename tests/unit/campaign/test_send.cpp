@@ -242,39 +242,6 @@ TEST_F(SendLookAheadTest, AStoppedRunGivesBackTheRecordMadeAheadAndSendsNothingM
                    }).ok());
 }
 
-// A killed process never loses an outcome: each is committed before the
-// worker's next network step (the next message's MAIL FROM).
-TEST_F(SendLookAheadTest, EachOutcomeIsCommittedBeforeTheNextMessageStarts) {
-  const auto file = campaign::journal_path(m_campaign);
-  std::vector<std::string> started;
-  int not_committed = 0;
-  m_fake.set_script([&](const dispatch::Envelope& envelope, std::size_t) {
-    if (!started.empty()) {
-      // Another connection, as the next run would open it.
-      sqlite3* db = nullptr;
-      EXPECT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-      sqlite3_stmt* stmt = nullptr;
-      EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT state FROM rows WHERE message_id = ?1", -1,
-                                   &stmt, nullptr),
-                SQLITE_OK);
-      sqlite3_bind_text(stmt, 1, started.back().c_str(), -1, SQLITE_TRANSIENT);
-      const bool submitted =
-          sqlite3_step(stmt) == SQLITE_ROW &&
-          std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))) ==
-              "submitted";
-      not_committed += submitted ? 0 : 1;
-      sqlite3_finalize(stmt);
-      sqlite3_close(db);
-    }
-    started.push_back(envelope.message_id);
-    return FakeTransport::Step(FakeTransport::accepted());
-  });
-  const auto report = send();
-  EXPECT_EQ(report.progress.submitted, static_cast<std::uint64_t>(k_rows));
-  EXPECT_EQ(started.size(), static_cast<std::size_t>(k_rows));
-  EXPECT_EQ(not_committed, 0);
-}
-
 // --- content of unsent rows --------------------------------------------------
 
 using SendContentTest = SendLookAheadTest;
