@@ -713,10 +713,9 @@ core::Result<SendReport> send_campaign(const config::Campaign& campaign,
   // 2. Validate every row and plan in the same pass (each message is
   // checked and measured here, its bytes made only when it is sent): which
   // rows are pending, which unsent messages changed since they were
-  // planned. Nothing
-  // is written here; new rows enter the journal as `queued`, with their
-  // Message-ID, in the send pass, before their message is handed to a
-  // worker.
+  // planned. Nothing is written here; new rows enter the journal as
+  // `queued`, with their Message-ID, in the send pass, before their
+  // message is handed to a worker.
   std::uint64_t changed_rows = 0;
   std::uint64_t selected = 0;
   std::uint64_t planned_new = 0;  // rows the journal does not know yet
