@@ -368,16 +368,6 @@ private:
     return m_writer.submit(journal::Change{id, to, std::move(info)});
   }
 
-  // An attempt's outcome, queued without waiting: it shares the commit of
-  // the next record (up to 50 ms later), survives a killed process once
-  // committed and a power loss from the next durable commit on. Losing one
-  // is safe: the row stays `submitting`, hence `uncertain`, never re-sent.
-  // Waiting for it before the next message cost 15-30% of the rate at
-  // concurrency 1 (docs/journal.md, "Group commit").
-  void record_outcome(std::int64_t id, State to, journal::Transition info) {
-    move(id, to, std::move(info));
-  }
-
   // A journal failure makes it unsafe to go on: stop everything.
   void journal_failed(const core::Error& error) {
     std::lock_guard lock(m_progress_mutex);
@@ -457,6 +447,13 @@ private:
           break;
         }
         ++attempt_in_run;
+        // Outcomes are queued without waiting: each shares the commit of the
+        // next record (up to 50 ms later), survives a killed process once
+        // committed and a power loss from the next durable commit on.
+        // Losing one is safe: the row stays `submitting`, hence
+        // `uncertain`, never re-sent. Waiting for it before the next message
+        // cost 15-30% of the rate at concurrency 1 (docs/journal.md, "Group
+        // commit").
         ticket = start_attempt(job, record.attempts + attempt_in_run);
       }
       const unsigned attempt = record.attempts + attempt_in_run;
@@ -506,11 +503,11 @@ private:
       using dispatch::Outcome;
       switch (result.outcome) {
       case Outcome::accepted:
-        record_outcome(record.id, State::submitted, std::move(info));
+        move(record.id, State::submitted, std::move(info));
         finish_row(&SendProgress::submitted);
         return;
       case Outcome::permanent:
-        record_outcome(record.id, State::failed, std::move(info));
+        move(record.id, State::failed, std::move(info));
         finish_row(&SendProgress::failed);
         return;
       case Outcome::unknown:
@@ -519,15 +516,14 @@ private:
           break;
         }
         withdraw(ahead, "not sent: the connection failed before it");
-        record_outcome(record.id, State::uncertain, std::move(info));
+        move(record.id, State::uncertain, std::move(info));
         finish_row(&SendProgress::uncertain);
         return;
       case Outcome::auth:
       case Outcome::tls: {
         // Stop everything at once: retrying locks PEC accounts.
         withdraw(ahead, "not sent: the run stopped");
-        record_outcome(record.id, data_started ? State::deferred : State::queued,
-                       std::move(info));
+        move(record.id, data_started ? State::deferred : State::queued, std::move(info));
         std::lock_guard lock(m_progress_mutex);
         if (!m_fatal) {
           m_fatal = make_error(result.outcome == Outcome::auth ? ErrorKind::auth
@@ -562,7 +558,7 @@ private:
       // waits for this one's retries.
       withdraw(ahead, "not sent: the message before it is being retried");
       const bool exhausted = attempt_in_run >= m_retry.max_attempts;
-      record_outcome(record.id, exhausted ? State::deferred : State::queued, std::move(info));
+      move(record.id, exhausted ? State::deferred : State::queued, std::move(info));
       if (exhausted) {
         finish_row(&SendProgress::deferred);
         return;
